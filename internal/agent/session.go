@@ -1,0 +1,316 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/creack/pty"
+
+	"github.com/tetherhq/tether/internal/api"
+	"github.com/tetherhq/tether/internal/datachannel"
+	"github.com/tetherhq/tether/internal/wstransport"
+)
+
+// drainTimeout bounds how long a finished session waits for the client to
+// acknowledge its last output.
+const drainTimeout = 5 * time.Second
+
+func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.Logger) error {
+	body, _ := json.Marshal(map[string]string{"MessageSchemaVersion": "1.0", "RequestId": requestID(), "ClientId": ""})
+	tok, err := a.signedPost(ctx, "/v1/data-channel/"+task.SessionID, body)
+	if err != nil {
+		return fmt.Errorf("data channel token: %w", err)
+	}
+	dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
+	c, err := a.dial(dctx, "/v1/data-channel/"+task.SessionID+"?role=publish_subscribe")
+	dcancel()
+	if err != nil {
+		return fmt.Errorf("open data channel: %w", err)
+	}
+	defer c.CloseNow()
+	open := datachannel.OpenDataChannelInput{MessageSchemaVersion: "1.0", RequestId: requestID(), TokenValue: tok, ClientInstanceId: a.id.InstanceID}
+	ob, _ := json.Marshal(open)
+	if err := c.Write(ctx, websocket.MessageText, ob); err != nil {
+		return err
+	}
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream := datachannel.NewStream(datachannel.Config{
+		Role:   datachannel.RoleAgent,
+		Logger: log,
+		OnControl: func(m datachannel.Message) {
+			if m.MessageType == datachannel.TypeChannelClosed {
+				cancel()
+			}
+		},
+	})
+	defer stream.Close()
+	runDone := make(chan error, 1)
+	go func() { runDone <- stream.Run(sctx, wstransport.Conn{C: c}) }()
+
+	sendState := func(state string, exit *int, reason string) {
+		p, _ := json.Marshal(datachannel.AgentSessionState{SchemaVersion: 1, SessionState: state, SessionId: task.SessionID, ExitCode: exit, Reason: reason})
+		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer wcancel()
+		if err := stream.SendControl(wctx, datachannel.Message{MessageType: datachannel.TypeAgentSessionState, Flags: 3, Payload: p}); err != nil {
+			log.Debug("send session state", "state", state, "err", err)
+		}
+	}
+	// The stream attaches its transport asynchronously; SendControl needs it.
+	if err := waitAttached(sctx, stream); err != nil {
+		return err
+	}
+	sendState("Connected", nil, "")
+
+	sh, err := startShell(a.cfg.Shell, !task.NoPty)
+	if err != nil {
+		log.Error("start shell", "err", err)
+		sendState("Terminating", nil, "could not start a shell: "+err.Error())
+		return err
+	}
+	log.Info("session running", "pty", !task.NoPty, "pid", sh.cmd.Process.Pid)
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	outputDone := make(chan struct{})
+	go func() { // shell output → client
+		defer wg.Done()
+		defer close(outputDone)
+		sh.pumpOutput(sctx, stream)
+	}()
+	go func() { // client input → shell
+		defer wg.Done()
+		for {
+			pt, p, err := stream.Recv(sctx)
+			if err != nil {
+				return
+			}
+			switch pt {
+			case datachannel.PayloadOutput:
+				if _, err := sh.stdin.Write(p); err != nil {
+					log.Debug("write to shell", "err", err)
+				}
+			case datachannel.PayloadSize:
+				var sz datachannel.SizeData
+				if json.Unmarshal(p, &sz) == nil && sh.pty != nil && sz.Cols > 0 && sz.Rows > 0 && sz.Cols < 10000 && sz.Rows < 10000 {
+					pty.Setsize(sh.pty, &pty.Winsize{Cols: uint16(sz.Cols), Rows: uint16(sz.Rows)})
+				}
+			case datachannel.PayloadFlag:
+				if f, err := datachannel.DecodeFlag(p); err == nil && f == datachannel.FlagTetherInputEOF && sh.pty == nil {
+					sh.stdin.Close()
+				}
+			}
+		}
+	}()
+
+	waitDone := make(chan error, 1)
+	go func() { waitDone <- sh.cmd.Wait() }()
+	var exit *int
+	reason := ""
+	select {
+	case werr := <-waitDone:
+		code := exitCode(werr)
+		exit = &code
+	case <-sctx.Done():
+		// Terminated by the server, or the agent is stopping.
+		sh.terminate(waitDone)
+		if ctx.Err() != nil {
+			reason = "agent shutting down"
+		}
+	case err := <-runDone:
+		sh.terminate(waitDone)
+		log.Warn("data channel lost", "err", err)
+		return err
+	}
+	// Let the reader drain what the shell wrote before it exited.
+	select {
+	case <-outputDone:
+	case <-time.After(2 * time.Second):
+	}
+	sh.closeIO()
+	if exit != nil {
+		actx, acancel := context.WithTimeout(sctx, drainTimeout)
+		stream.WaitAcked(actx)
+		acancel()
+		sendState("Terminating", exit, "")
+	} else if reason != "" {
+		sendState("Terminating", nil, reason)
+	}
+	cancel()
+	wg.Wait()
+	c.Close(websocket.StatusNormalClosure, "session over")
+	<-runDone
+	log.Info("session finished", "exit_code", exit)
+	return nil
+}
+
+func waitAttached(ctx context.Context, s *datachannel.Stream) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		err := s.SendControl(ctx, datachannel.Message{MessageType: datachannel.TypeStartPublication, Payload: []byte{}})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline:
+			return errors.New("data channel never attached")
+		case <-t.C:
+		}
+	}
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return 255
+}
+
+// shell is a running shell process with its I/O.
+type shell struct {
+	cmd    *exec.Cmd
+	pty    *os.File       // nil without a PTY
+	stdin  io.WriteCloser // the PTY master, or the stdin pipe
+	stdout io.Reader
+	stderr io.Reader // nil with a PTY
+}
+
+// loginShell returns the current user's shell from /etc/passwd, else $SHELL,
+// else /bin/sh.
+func loginShell(u *user.User) string {
+	if f, err := os.Open("/etc/passwd"); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Split(sc.Text(), ":")
+			if len(fields) >= 7 && fields[2] == u.Uid && fields[6] != "" {
+				if _, err := os.Stat(fields[6]); err == nil {
+					return fields[6]
+				}
+			}
+		}
+	}
+	if s := os.Getenv("SHELL"); s != "" {
+		return s
+	}
+	return "/bin/sh"
+}
+
+func startShell(override string, withPty bool) (*shell, error) {
+	u, err := user.Current()
+	if err != nil {
+		return nil, fmt.Errorf("look up the agent's user: %w", err)
+	}
+	path := override
+	if path == "" {
+		path = loginShell(u)
+	}
+	home := u.HomeDir
+	if st, err := os.Stat(home); err != nil || !st.IsDir() {
+		home = "/"
+	}
+	cmd := exec.Command(path)
+	// A clean environment: nothing of the agent's (credentials, tokens) leaks.
+	cmd.Env = []string{
+		"HOME=" + home, "USER=" + u.Username, "LOGNAME=" + u.Username, "SHELL=" + path,
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
+	}
+	cmd.Dir = home
+	sh := &shell{cmd: cmd}
+	if withPty {
+		cmd.Args = []string{"-" + filepath.Base(path)} // a login shell, as ssh starts it
+		cmd.Env = append(cmd.Env, "TERM=xterm-256color")
+		f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
+		if err != nil {
+			return nil, fmt.Errorf("start %s in a pty: %w", path, err)
+		}
+		sh.pty, sh.stdin, sh.stdout = f, f, f
+		return sh, nil
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if sh.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	if sh.stdout, err = cmd.StdoutPipe(); err != nil {
+		return nil, err
+	}
+	if sh.stderr, err = cmd.StderrPipe(); err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", path, err)
+	}
+	return sh, nil
+}
+
+// pumpOutput copies the shell's output to the stream until EOF.
+func (sh *shell) pumpOutput(ctx context.Context, s *datachannel.Stream) {
+	var wg sync.WaitGroup
+	pump := func(r io.Reader, pt datachannel.PayloadType) {
+		defer wg.Done()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				if s.Send(ctx, pt, buf[:n]) != nil {
+					return
+				}
+			}
+			if err != nil {
+				return // EOF, or EIO from a PTY whose shell has exited
+			}
+		}
+	}
+	wg.Add(1)
+	go pump(sh.stdout, datachannel.PayloadOutput)
+	if sh.stderr != nil {
+		wg.Add(1)
+		go pump(sh.stderr, datachannel.PayloadStdErr)
+	}
+	wg.Wait()
+}
+
+// terminate ends the shell's whole process group: SIGHUP, then SIGKILL if
+// it has not exited within two seconds. waitDone delivers cmd.Wait's result.
+func (sh *shell) terminate(waitDone <-chan error) {
+	pid := sh.cmd.Process.Pid
+	syscall.Kill(-pid, syscall.SIGHUP)
+	select {
+	case <-waitDone:
+	case <-time.After(2 * time.Second):
+		syscall.Kill(-pid, syscall.SIGKILL)
+		<-waitDone
+	}
+}
+
+func (sh *shell) closeIO() {
+	if sh.pty != nil {
+		sh.pty.Close()
+	}
+}

@@ -1,0 +1,152 @@
+// Package config loads tetherd's configuration: flags win over TETHER_*
+// environment variables, which win over one YAML file, which wins over the
+// documented defaults. CheckAndSetDefaults validates the result.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Server is tetherd's configuration.
+type Server struct {
+	// Listen is the address to serve on (default 127.0.0.1:7443).
+	Listen string `yaml:"listen"`
+	// DataDir holds the database, the server key and (dev) the agent state.
+	DataDir string `yaml:"data_dir"`
+	// Region is the region in ARNs and the SigV4 scope (default us-east-1).
+	Region string `yaml:"region"`
+	// PublicURL is how clients and agents reach the server (default derived
+	// from Listen and TLS).
+	PublicURL string `yaml:"public_url"`
+	TLSCert   string `yaml:"tls_cert"`
+	TLSKey    string `yaml:"tls_key"`
+	// LogLevel is debug, info, warn or error (default info).
+	LogLevel string `yaml:"log_level"`
+	// IdleTimeout ends sessions without stream traffic (default 20m).
+	IdleTimeout Duration `yaml:"idle_timeout"`
+}
+
+// Duration is a time.Duration written as "20m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration such as 20m: %w", n.Line, n.Value, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// DefaultDataDir is $XDG_DATA_HOME/tether or ~/.local/share/tether.
+func DefaultDataDir() string {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "tether")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "tether-data"
+	}
+	return filepath.Join(home, ".local", "share", "tether")
+}
+
+// LoadFile reads a YAML file strictly (unknown keys are errors).
+func LoadFile(path string, into *Server) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(into); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// ApplyEnv overlays TETHER_* variables.
+func ApplyEnv(c *Server, getenv func(string) string) error {
+	set := func(dst *string, key string) {
+		if v := getenv(key); v != "" {
+			*dst = v
+		}
+	}
+	set(&c.Listen, "TETHER_LISTEN")
+	set(&c.DataDir, "TETHER_DATA_DIR")
+	set(&c.Region, "TETHER_REGION")
+	set(&c.PublicURL, "TETHER_PUBLIC_URL")
+	set(&c.TLSCert, "TETHER_TLS_CERT")
+	set(&c.TLSKey, "TETHER_TLS_KEY")
+	set(&c.LogLevel, "TETHER_LOG_LEVEL")
+	if v := getenv("TETHER_IDLE_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("TETHER_IDLE_TIMEOUT=%q is not a duration such as 20m", v)
+		}
+		c.IdleTimeout = Duration(d)
+	}
+	return nil
+}
+
+// CheckAndSetDefaults fills defaults and validates.
+func (c *Server) CheckAndSetDefaults() error {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:7443"
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir()
+	}
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level %q: use debug, info, warn or error", c.LogLevel)
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = Duration(20 * time.Minute)
+	}
+	if c.IdleTimeout < 0 {
+		return errors.New("idle_timeout must be positive")
+	}
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %q: want host:port: %w", c.Listen, err)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("tls_cert and tls_key go together: set both or neither")
+	}
+	if c.TLSCert == "" && !isLoopback(host) {
+		return fmt.Errorf("refusing plain HTTP on %s: it is not a loopback address; set tls_cert and tls_key (or TETHER_TLS_CERT/TETHER_TLS_KEY), or listen on 127.0.0.1", c.Listen)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("public_url %q must be an http(s) URL", c.PublicURL)
+		}
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

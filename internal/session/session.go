@@ -1,0 +1,419 @@
+// Package session owns the session lifecycle: StartSession, ResumeSession,
+// TerminateSession and DescribeSessions, single-use data-channel tokens, the
+// state machine (Connecting → Connected ⇄ Disconnected → Terminated/Failed),
+// dispatching a session to its agent, and ending it (channel_closed to both
+// ends). The relay and the agent gateway call into it. Server-side only.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/tetherhq/tether/internal/api"
+	"github.com/tetherhq/tether/internal/auth"
+	"github.com/tetherhq/tether/internal/bus"
+	"github.com/tetherhq/tether/internal/datachannel"
+	"github.com/tetherhq/tether/internal/fleet"
+	"github.com/tetherhq/tether/internal/ssmapi"
+	"github.com/tetherhq/tether/internal/store"
+)
+
+// Session states, as AWS names them.
+const (
+	StatusConnecting   = "Connecting"
+	StatusConnected    = "Connected"
+	StatusDisconnected = "Disconnected"
+	StatusTerminating  = "Terminating"
+	StatusTerminated   = "Terminated"
+	StatusFailed       = "Failed"
+)
+
+// Ended reports whether a status is final.
+func Ended(status string) bool { return status == StatusTerminated || status == StatusFailed }
+
+// DefaultDocument is the shell document used when StartSession names none.
+const DefaultDocument = "SSM-SessionManagerRunShell"
+
+// defaultDocumentContent is the built-in preferences document's content.
+const defaultDocumentContent = `{"schemaVersion":"1.0","description":"Document to hold regional settings for Session Manager","sessionType":"Standard_Stream","inputs":{"s3BucketName":"","s3KeyPrefix":"","s3EncryptionEnabled":true,"cloudWatchLogGroupName":"","cloudWatchEncryptionEnabled":true,"cloudWatchStreamingEnabled":false,"kmsKeyId":"","runAsEnabled":false,"runAsDefaultUser":"","idleSessionTimeout":"20","maxSessionDuration":"","shellProfile":{"windows":"","linux":""}}}`
+
+// Token lifetimes.
+const (
+	ClientTokenTTL = 60 * time.Second
+	AgentTokenTTL  = 60 * time.Second
+)
+
+// Config configures a Manager.
+type Config struct {
+	Store   store.Store
+	Auth    *auth.Authority
+	Fleet   *fleet.Service
+	Bus     bus.Bus
+	Region  string
+	Account string
+	// StreamURL returns the data-channel URL for a session (scheme, host and
+	// path), e.g. ws://127.0.0.1:7443/v1/data-channel/ID?role=publish_subscribe.
+	StreamURL func(sessionID string) string
+	// IdleTimeout ends sessions with no stream traffic (default 20 min).
+	IdleTimeout time.Duration
+	Logger      *slog.Logger
+	Now         func() time.Time
+}
+
+// Manager implements the session operations.
+type Manager struct {
+	cfg Config
+}
+
+// New returns a Manager.
+func New(cfg Config) *Manager {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 20 * time.Minute
+	}
+	return &Manager{cfg: cfg}
+}
+
+// IdleTimeout returns the configured idle timeout.
+func (m *Manager) IdleTimeout() time.Duration { return m.cfg.IdleTimeout }
+
+// Register adds the session operations to mux.
+func (m *Manager) Register(mux *ssmapi.Mux) {
+	mux.Handle(api.TargetSSM+"StartSession", ssmapi.Op(m.startSession))
+	mux.Handle(api.TargetSSM+"ResumeSession", ssmapi.Op(m.resumeSession))
+	mux.Handle(api.TargetSSM+"TerminateSession", ssmapi.Op(m.terminateSession))
+	mux.Handle(api.TargetSSM+"DescribeSessions", ssmapi.Op(m.describeSessions))
+}
+
+// SessionARN returns a session's ARN.
+func (m *Manager) SessionARN(id string) string {
+	return "arn:aws:ssm:" + m.cfg.Region + ":" + m.cfg.Account + ":session/" + id
+}
+
+// DocumentARN returns a document's ARN.
+func (m *Manager) DocumentARN(name string) string {
+	return "arn:aws:ssm:" + m.cfg.Region + ":" + m.cfg.Account + ":document/" + name
+}
+
+var docNameRe = regexp.MustCompile(`^[a-zA-Z0-9_\-.:/]{3,128}$`)
+
+// NewSessionID returns "<username>-<17 lower-case hex>".
+func NewSessionID(user string) string {
+	b := make([]byte, 9)
+	rand.Read(b)
+	return user + "-" + hex.EncodeToString(b)[:17]
+}
+
+// hashToken is how tokens are stored and looked up.
+func hashToken(tok string) []byte {
+	h := sha256.Sum256([]byte(tok))
+	return h[:]
+}
+
+// MintToken creates a single-use token of kind bound to subject.
+func (m *Manager) MintToken(ctx context.Context, kind store.TokenKind, subject string, ttl time.Duration) (string, error) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	err := m.cfg.Store.PutToken(ctx, store.Token{Hash: hashToken(tok), Kind: kind, Subject: subject, ExpiresAt: m.cfg.Now().Add(ttl)})
+	if err != nil {
+		return "", fmt.Errorf("store token: %w", err)
+	}
+	return tok, nil
+}
+
+// ConsumeToken checks and burns a token.
+func (m *Manager) ConsumeToken(ctx context.Context, kind store.TokenKind, subject, tok string) error {
+	if tok == "" {
+		return store.ErrTokenInvalid
+	}
+	_, err := m.cfg.Store.ConsumeToken(ctx, hashToken(tok), kind, subject, m.cfg.Now())
+	return err
+}
+
+func (m *Manager) startSession(ctx context.Context, p *auth.Principal, in *api.StartSessionInput) (any, error) {
+	if in.Target == "" || len(in.Target) > 400 {
+		return nil, api.Errorf(api.CodeValidation, "Target must be 1-400 characters")
+	}
+	if len(in.Reason) > 256 {
+		return nil, api.Errorf(api.CodeValidation, "Reason is limited to 256 characters")
+	}
+	doc := in.DocumentName
+	if doc != "" && !docNameRe.MatchString(doc) {
+		return nil, api.Errorf(api.CodeValidation, "DocumentName %q does not match ^[a-zA-Z0-9_\\-.:/]{3,128}$", doc)
+	}
+	tags, err := m.cfg.Fleet.InstanceTags(ctx, in.Target)
+	if err != nil {
+		return nil, err
+	}
+	tagCtx := map[string][]string{}
+	for k, v := range tags {
+		tagCtx["ssm:resourceTag/"+k] = []string{v}
+	}
+	if err := m.cfg.Auth.Authorize(p, "ssm:StartSession", m.cfg.Fleet.InstanceARN(in.Target), tagCtx); err != nil {
+		return nil, err
+	}
+	if doc != "" {
+		if err := m.cfg.Auth.Authorize(p, "ssm:StartSession", m.DocumentARN(doc), nil); err != nil {
+			return nil, err
+		}
+	} else {
+		doc = DefaultDocument
+	}
+	if doc != DefaultDocument {
+		return nil, api.Errorf(api.CodeInvalidDocument, "Document %s does not exist or is not a Session document this server runs yet", doc)
+	}
+	if len(in.Parameters) > 0 {
+		return nil, api.Errorf(api.CodeInvalidDocument, "Document %s takes no parameters", doc)
+	}
+	if _, err := m.cfg.Store.GetInstance(ctx, in.Target); err != nil || !m.cfg.Fleet.Presence().Online(in.Target) {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		return nil, api.Errorf(api.CodeTargetNotConnected, "%s is not connected.", in.Target)
+	}
+	params, _ := json.Marshal(in.Parameters)
+	s := store.Session{
+		ID: NewSessionID(p.User.Name), Target: in.Target, Owner: p.ARN, DocumentName: doc,
+		Reason: in.Reason, Status: StatusConnecting, StartDate: m.cfg.Now().UTC(), Parameters: string(params),
+	}
+	if err := m.cfg.Store.CreateSession(ctx, s); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	tok, err := m.MintToken(ctx, store.TokenClientData, s.ID, ClientTokenTTL)
+	if err != nil {
+		return nil, err
+	}
+	m.cfg.Logger.Info("session started", "session_id", s.ID, "instance_id", s.Target, "principal", p.ARN)
+	return api.StartSessionOutput{SessionID: s.ID, TokenValue: tok, StreamURL: m.cfg.StreamURL(s.ID)}, nil
+}
+
+func (m *Manager) resumeSession(ctx context.Context, p *auth.Principal, in *api.SessionIDInput) (any, error) {
+	if in.SessionID == "" {
+		return nil, api.Errorf(api.CodeValidation, "SessionId is required")
+	}
+	if err := m.cfg.Auth.Authorize(p, "ssm:ResumeSession", m.SessionARN(in.SessionID), nil); err != nil {
+		return nil, err
+	}
+	s, err := m.cfg.Store.GetSession(ctx, in.SessionID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && Ended(s.Status)) {
+		return nil, api.Errorf(api.CodeDoesNotExist, "Session %s does not exist or has ended", in.SessionID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	tok, err := m.MintToken(ctx, store.TokenClientData, s.ID, ClientTokenTTL)
+	if err != nil {
+		return nil, err
+	}
+	return api.StartSessionOutput{SessionID: s.ID, TokenValue: tok, StreamURL: m.cfg.StreamURL(s.ID)}, nil
+}
+
+func (m *Manager) terminateSession(ctx context.Context, p *auth.Principal, in *api.SessionIDInput) (any, error) {
+	if in.SessionID == "" {
+		return nil, api.Errorf(api.CodeValidation, "SessionId is required")
+	}
+	if err := m.cfg.Auth.Authorize(p, "ssm:TerminateSession", m.SessionARN(in.SessionID), nil); err != nil {
+		return nil, err
+	}
+	if _, err := m.cfg.Store.GetSession(ctx, in.SessionID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, api.Errorf(api.CodeDoesNotExist, "Session %s does not exist", in.SessionID)
+		}
+		return nil, err
+	}
+	if err := m.End(ctx, in.SessionID, StatusTerminated, "terminated by "+p.ARN, nil); err != nil {
+		return nil, err
+	}
+	return api.TerminateSessionOutput{SessionID: in.SessionID}, nil
+}
+
+func (m *Manager) describeSessions(ctx context.Context, p *auth.Principal, in *api.DescribeSessionsInput) (any, error) {
+	if err := m.cfg.Auth.Authorize(p, "ssm:DescribeSessions", "*", nil); err != nil {
+		return nil, err
+	}
+	var f store.SessionFilter
+	switch in.State {
+	case "Active":
+		t := true
+		f.Active = &t
+	case "History":
+		t := false
+		f.Active = &t
+	default:
+		return nil, api.Errorf(api.CodeValidation, "State must be Active or History")
+	}
+	if in.MaxResults != 0 && (in.MaxResults < 1 || in.MaxResults > 200) {
+		return nil, api.Errorf(api.CodeValidation, "MaxResults must be between 1 and 200")
+	}
+	for _, fl := range in.Filters {
+		if fl.Value == "" {
+			return nil, api.Errorf(api.CodeValidation, "filter %q needs a value", fl.Key)
+		}
+		switch fl.Key {
+		case "InvokedAfter", "InvokedBefore":
+			t, err := time.Parse(time.RFC3339, fl.Value)
+			if err != nil {
+				if t, err = time.Parse("2006-01-02", fl.Value); err != nil {
+					return nil, api.Errorf(api.CodeValidation, "filter %s wants an ISO 8601 time such as 2026-01-02T15:04:05Z, not %q", fl.Key, fl.Value)
+				}
+			}
+			if fl.Key == "InvokedAfter" {
+				f.InvokedAfter = t
+			} else {
+				f.InvokedBefore = t
+			}
+		case "Target":
+			f.Target = fl.Value
+		case "Owner":
+			f.Owner = fl.Value
+		case "Status":
+			f.Status = fl.Value
+		case "SessionId":
+			f.SessionID = fl.Value
+		default:
+			return nil, api.Errorf(api.CodeInvalidFilterKey, "unknown filter key %q: use InvokedAfter, InvokedBefore, Target, Owner, Status or SessionId", fl.Key)
+		}
+	}
+	all, err := m.cfg.Store.ListSessions(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Session, 0, len(all))
+	for _, s := range all {
+		out = append(out, ToAPI(s))
+	}
+	page, next, err := fleet.Paginate(out, in.NextToken, in.MaxResults, 20, 200)
+	if err != nil {
+		return nil, err
+	}
+	return api.DescribeSessionsOutput{Sessions: page, NextToken: next}, nil
+}
+
+// ToAPI converts a stored session to its DescribeSessions shape.
+func ToAPI(s store.Session) api.Session {
+	out := api.Session{
+		SessionID: s.ID, Target: s.Target, Status: s.Status, DocumentName: s.DocumentName,
+		Owner: s.Owner, Reason: s.Reason, Details: s.Details, MaxSessionDuration: s.MaxSessionDuration,
+		StartDate: float64(s.StartDate.UnixMilli()) / 1000,
+	}
+	if !s.EndDate.IsZero() {
+		out.EndDate = float64(s.EndDate.UnixMilli()) / 1000
+	}
+	return out
+}
+
+// Get returns a session.
+func (m *Manager) Get(ctx context.Context, id string) (store.Session, error) {
+	return m.cfg.Store.GetSession(ctx, id)
+}
+
+// SetStatus moves a live session to status; it never revives an ended one.
+func (m *Manager) SetStatus(ctx context.Context, id, status string) error {
+	_, err := m.cfg.Store.UpdateSession(ctx, id, func(s *store.Session) error {
+		if Ended(s.Status) {
+			return errAlreadyEnded
+		}
+		s.Status = status
+		return nil
+	})
+	if errors.Is(err, errAlreadyEnded) {
+		return nil
+	}
+	return err
+}
+
+var errAlreadyEnded = errors.New("session already ended")
+
+// Dispatch tells the session's agent to start it (interactive_shell).
+func (m *Manager) Dispatch(ctx context.Context, s store.Session, noPty bool) error {
+	task := api.SessionTask{
+		SessionID: s.ID, DocumentName: s.DocumentName, DocumentContent: json.RawMessage(defaultDocumentContent),
+		Parameters: map[string]string{}, SessionOwner: s.Owner, NoPty: noPty,
+	}
+	content, err := json.Marshal(task)
+	if err != nil {
+		return err
+	}
+	env, err := json.Marshal(api.TaskEnvelope{Content: string(content), TaskID: s.ID, Topic: "aws.ssm.sessionManager.interactive_shell", SchemaVersion: 1})
+	if err != nil {
+		return err
+	}
+	msg := datachannel.Message{MessageType: datachannel.TypeInteractiveShell, Payload: env}
+	b, err := msg.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return m.cfg.Bus.Publish(ctx, bus.InstanceControl(s.Target), b)
+}
+
+// End finishes a session once: it records status, details and exit code,
+// sends channel_closed to the client (with the exit code) and to the agent.
+// Ending an ended session is a no-op.
+func (m *Manager) End(ctx context.Context, id, status, details string, exitCode *int) error {
+	now := m.cfg.Now().UTC()
+	s, err := m.cfg.Store.UpdateSession(ctx, id, func(s *store.Session) error {
+		if Ended(s.Status) {
+			return errAlreadyEnded
+		}
+		s.Status = status
+		s.EndDate = now
+		s.Details = details
+		s.ExitCode = exitCode
+		return nil
+	})
+	if errors.Is(err, errAlreadyEnded) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("end session %s: %w", id, err)
+	}
+	output := ""
+	if status == StatusFailed || !strings.HasPrefix(details, "exited") {
+		output = details
+	}
+	cc := datachannel.ChannelClosed{
+		MessageId: datachannel.NewUUID().String(), CreatedDate: now.Format(time.RFC3339Nano),
+		SessionId: id, MessageType: datachannel.TypeChannelClosed, SchemaVersion: 1,
+		Output: output, ExitCode: exitCode,
+	}
+	payload, _ := json.Marshal(cc)
+	frame, err := (&datachannel.Message{MessageType: datachannel.TypeChannelClosed, Payload: payload}).MarshalBinary()
+	if err == nil {
+		// Best effort: the client may be gone; it then learns on resume.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		m.cfg.Bus.Publish(pctx, bus.SessionToClient(id), frame)
+		cc.DestinationId = s.Target
+		payload, _ = json.Marshal(cc)
+		if frame, err = (&datachannel.Message{MessageType: datachannel.TypeChannelClosed, Payload: payload}).MarshalBinary(); err == nil {
+			// The agent may have a data channel (relay forwards it, then
+			// closes) or only its control channel; either cancels the session.
+			m.cfg.Bus.Publish(pctx, bus.SessionToAgent(id), frame)
+			m.cfg.Bus.Publish(pctx, bus.InstanceControl(s.Target), frame)
+		}
+		cancel()
+	}
+	m.cfg.Logger.Info("session ended", "session_id", id, "status", status, "details", details)
+	return nil
+}
+
+// Live returns the sessions that have not ended, for shutdown.
+func (m *Manager) Live(ctx context.Context) ([]store.Session, error) {
+	t := true
+	return m.cfg.Store.ListSessions(ctx, store.SessionFilter{Active: &t})
+}
