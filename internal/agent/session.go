@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -137,11 +138,9 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 		log.Warn("data channel lost", "err", err)
 		return err
 	}
-	// Let the reader drain what the shell wrote before it exited.
-	select {
-	case <-outputDone:
-	case <-time.After(2 * time.Second):
-	}
+	// Forward what the shell wrote before it exited.
+	sh.lastOutput.Store(time.Now().UnixNano())
+	sh.drain(outputDone, time.Second)
 	sh.closeIO()
 	if exit != nil {
 		actx, acancel := context.WithTimeout(sctx, drainTimeout)
@@ -199,6 +198,12 @@ type shell struct {
 	stdin  io.WriteCloser // the PTY master, or the stdin pipe
 	stdout io.Reader
 	stderr io.Reader // nil with a PTY
+	// closers are the parent's pipe ends (no-PTY mode).
+	closers []io.Closer
+	// busy counts output pumps inside a read-to-send cycle with data;
+	// lastOutput is the UnixNano time output last moved.
+	busy       atomic.Int32
+	lastOutput atomic.Int64
 }
 
 // loginShell returns the current user's shell from /etc/passwd, else $SHELL,
@@ -254,18 +259,33 @@ func startShell(override string, withPty bool) (*shell, error) {
 		return sh, nil
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if sh.stdin, err = cmd.StdinPipe(); err != nil {
+	// Plain os.Pipe ends, not cmd.StdoutPipe: Wait closes those as soon as
+	// the shell exits, dropping output still in the pipe.
+	inR, inW, err := os.Pipe()
+	if err != nil {
 		return nil, err
 	}
-	if sh.stdout, err = cmd.StdoutPipe(); err != nil {
+	outR, outW, err := os.Pipe()
+	if err != nil {
 		return nil, err
 	}
-	if sh.stderr, err = cmd.StderrPipe(); err != nil {
+	errR, errW, err := os.Pipe()
+	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
+		errR.Close()
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
+	sh.stdin, sh.stdout, sh.stderr = inW, outR, errR
+	sh.closers = []io.Closer{inW, outR, errR}
 	return sh, nil
 }
 
@@ -278,7 +298,11 @@ func (sh *shell) pumpOutput(ctx context.Context, s *datachannel.Stream) {
 		for {
 			n, err := r.Read(buf)
 			if n > 0 {
-				if s.Send(ctx, pt, buf[:n]) != nil {
+				sh.busy.Add(1)
+				serr := s.Send(ctx, pt, buf[:n])
+				sh.lastOutput.Store(time.Now().UnixNano())
+				sh.busy.Add(-1)
+				if serr != nil {
 					return
 				}
 			}
@@ -312,5 +336,26 @@ func (sh *shell) terminate(waitDone <-chan error) {
 func (sh *shell) closeIO() {
 	if sh.pty != nil {
 		sh.pty.Close()
+	}
+	for _, c := range sh.closers {
+		c.Close()
+	}
+}
+
+// drain waits for the output pumps to reach EOF after the shell exited. A
+// background job may keep the output open forever, so it also stops once
+// output has been idle for idle.
+func (sh *shell) drain(outputDone <-chan struct{}, idle time.Duration) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-outputDone:
+			return
+		case <-t.C:
+			if sh.busy.Load() == 0 && time.Since(time.Unix(0, sh.lastOutput.Load())) > idle {
+				return
+			}
+		}
 	}
 }

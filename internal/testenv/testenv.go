@@ -1,0 +1,406 @@
+// Package testenv starts real Tether processes on loopback for tests: the
+// binaries built from cmd/, a `tetherd dev` server with its in-process agent,
+// separately registered `tether-agent` processes, and CLI invocations. Child
+// binaries are built with -race when the tests are, and a data race reported
+// by any child fails the test. Test-only; never imported by binaries.
+package testenv
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tetherhq/tether/internal/api"
+	"github.com/tetherhq/tether/internal/profile"
+)
+
+// Binaries are the built tetherd, tether-agent and tether.
+type Binaries struct {
+	Dir     string
+	Tetherd string
+	Agent   string
+	CLI     string
+}
+
+var (
+	buildOnce sync.Once
+	built     Binaries
+	buildErr  error
+)
+
+// RepoRoot finds the module root by walking up to go.mod.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Build compiles the three binaries once per test process.
+func Build(t testing.TB) Binaries {
+	t.Helper()
+	buildOnce.Do(func() {
+		root, err := RepoRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "tether-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		args := []string{"build", "-o", dir + "/"}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		args = append(args, "./cmd/tetherd", "./cmd/tether-agent", "./cmd/tether")
+		cmd := exec.Command("go", args...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		built = Binaries{Dir: dir, Tetherd: filepath.Join(dir, "tetherd"), Agent: filepath.Join(dir, "tether-agent"), CLI: filepath.Join(dir, "tether")}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return built
+}
+
+// syncBuffer is a goroutine-safe bytes.Buffer.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Proc is a child process with captured output.
+type Proc struct {
+	Cmd    *exec.Cmd
+	Stdout *syncBuffer
+	Stderr *syncBuffer
+	done   chan struct{}
+	err    error
+}
+
+// Start runs a process in its own process group; it is killed at cleanup and
+// its stderr is checked for data-race reports.
+func Start(t testing.TB, env []string, name string, args ...string) *Proc {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := &Proc{Cmd: cmd, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.Stdout, p.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.Kill()
+		if strings.Contains(p.Stderr.String(), "DATA RACE") {
+			t.Errorf("%s reported a data race:\n%s", filepath.Base(name), p.Stderr.String())
+		}
+	})
+	return p
+}
+
+// Kill ends the process group and waits.
+func (p *Proc) Kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}
+
+// Signal sends sig to the process.
+func (p *Proc) Signal(sig syscall.Signal) { p.Cmd.Process.Signal(sig) }
+
+// Wait waits up to d for the process to exit and returns its exit code, or
+// -1 if it is still running.
+func (p *Proc) Wait(d time.Duration) int {
+	select {
+	case <-p.done:
+		return p.Cmd.ProcessState.ExitCode()
+	case <-time.After(d):
+		return -1
+	}
+}
+
+// Done is closed when the process exits.
+func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Server is a running `tetherd dev`.
+type Server struct {
+	Bins       Binaries
+	URL        string
+	InstanceID string // the in-process dev agent
+	DataDir    string
+	ConfigDir  string
+	Proc       *Proc
+	t          testing.TB
+}
+
+var instanceRe = regexp.MustCompile(`instance\s+(mi-[0-9a-f]{17})`)
+
+// StartDev starts `tetherd dev` with extra flags and waits until its agent
+// is online.
+func StartDev(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	bins := Build(t)
+	s := &Server{Bins: bins, DataDir: t.TempDir(), ConfigDir: t.TempDir(), t: t}
+	port := FreePort(t)
+	s.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	args := append([]string{"dev", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", s.DataDir, "--log-level", "debug"}, extra...)
+	s.Proc = Start(t, []string{"TETHER_CONFIG_DIR=" + s.ConfigDir}, bins.Tetherd, args...)
+	Eventually(t, 60*time.Second, func() error {
+		select {
+		case <-s.Proc.Done():
+			return Permanent(fmt.Errorf("tetherd exited: %s", s.Proc.Stderr.String()))
+		default:
+		}
+		m := instanceRe.FindStringSubmatch(s.Proc.Stdout.String())
+		if m == nil {
+			return fmt.Errorf("no instance line yet")
+		}
+		s.InstanceID = m[1]
+		return nil
+	})
+	s.WaitPing(s.InstanceID, "Online")
+	return s
+}
+
+// Env returns the environment a CLI run against this server needs.
+func (s *Server) Env() []string { return []string{"TETHER_CONFIG_DIR=" + s.ConfigDir} }
+
+// Profile returns the admin profile tetherd dev wrote.
+func (s *Server) Profile() profile.Profile {
+	p, err := profile.Load(s.ConfigDir, "default")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return p
+}
+
+// Result is a finished CLI run.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// CLI runs `tether args...` with stdin and waits (at most a minute).
+func (s *Server) CLI(stdin string, args ...string) Result {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.Bins.CLI, args...)
+	cmd.Env = append(os.Environ(), s.Env()...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else {
+			s.t.Fatalf("run tether %v: %v", args, err)
+		}
+	}
+	if strings.Contains(errb.String(), "DATA RACE") {
+		s.t.Errorf("tether reported a data race:\n%s", errb.String())
+	}
+	return Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// JSON runs a CLI command with --output json and decodes stdout.
+func (s *Server) JSON(out any, args ...string) {
+	s.t.Helper()
+	r := s.CLI("", append(args, "--output", "json")...)
+	if r.Code != 0 {
+		s.t.Fatalf("tether %v: exit %d: %s", args, r.Code, r.Stderr)
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), out); err != nil {
+		s.t.Fatalf("tether %v: bad JSON %q: %v", args, r.Stdout, err)
+	}
+}
+
+// Instance returns one instance's information.
+func (s *Server) Instance(id string) (api.InstanceInformation, bool) {
+	var out api.DescribeInstanceInformationOutput
+	s.JSON(&out, "describe-instance-information", "--filters", "Key=InstanceIds,Values="+id)
+	for _, i := range out.InstanceInformationList {
+		if i.InstanceID == id {
+			return i, true
+		}
+	}
+	return api.InstanceInformation{}, false
+}
+
+// WaitPing waits until an instance's PingStatus is want.
+func (s *Server) WaitPing(id, want string) {
+	s.t.Helper()
+	Eventually(s.t, 60*time.Second, func() error {
+		i, ok := s.Instance(id)
+		if !ok {
+			return fmt.Errorf("instance %s not listed", id)
+		}
+		if i.PingStatus != want {
+			return fmt.Errorf("PingStatus %s, want %s", i.PingStatus, want)
+		}
+		return nil
+	})
+}
+
+// Agent is a separately started tether-agent process.
+type Agent struct {
+	InstanceID string
+	StateDir   string
+	Proc       *Proc
+}
+
+// StartAgent creates an activation with the CLI, registers a new
+// tether-agent with it and runs it.
+func (s *Server) StartAgent(name string, tags ...string) *Agent {
+	s.t.Helper()
+	args := []string{"create-activation", "--default-instance-name", name, "--registration-limit", "1"}
+	if len(tags) > 0 {
+		args = append(args, "--tags", strings.Join(tags, ","))
+	}
+	var act api.CreateActivationOutput
+	s.JSON(&act, args...)
+	a := &Agent{StateDir: filepath.Join(s.t.TempDir(), "agent")}
+	reg := exec.Command(s.Bins.Agent, "register", "--endpoint", s.URL, "--activation-id", act.ActivationID,
+		"--activation-code", act.ActivationCode, "--state-dir", a.StateDir)
+	out, err := reg.CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tether-agent register: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`mi-[0-9a-f]{17}`).FindString(string(out))
+	if m == "" {
+		s.t.Fatalf("no instance id in %q", out)
+	}
+	a.InstanceID = m
+	a.Proc = Start(s.t, nil, s.Bins.Agent, "run", "--state-dir", a.StateDir, "--log-level", "debug")
+	s.WaitPing(a.InstanceID, "Online")
+	return a
+}
+
+// permanent marks an error that Eventually should not retry.
+type permanent struct{ error }
+
+// Permanent wraps err so Eventually fails at once.
+func Permanent(err error) error { return permanent{err} }
+
+// Eventually polls f until it returns nil or the deadline passes.
+func Eventually(t testing.TB, d time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	wait := 10 * time.Millisecond
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if p, ok := err.(permanent); ok {
+			t.Fatal(p.error)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %v", d, err)
+		}
+		time.Sleep(wait)
+		wait = min(wait*2, 250*time.Millisecond)
+	}
+}
+
+// ListeningSockets returns the TCP/UDP listening sockets a process owns, by
+// matching its socket inodes against /proc/net/{tcp,tcp6,udp,udp6}.
+func ListeningSockets(pid int) ([]string, error) {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return nil, err
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(link, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+		}
+	}
+	var out []string
+	for _, f := range []string{"tcp", "tcp6", "udp", "udp6"} {
+		fh, err := os.Open("/proc/net/" + f)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(fh)
+		sc.Scan() // header
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 10 {
+				continue
+			}
+			// TCP state 0A is LISTEN; an unconnected UDP socket (07 with
+			// remote 0) is a listener too.
+			listening := (strings.HasPrefix(f, "tcp") && fields[3] == "0A") ||
+				(strings.HasPrefix(f, "udp") && fields[3] == "07" && strings.HasSuffix(fields[2], ":0000"))
+			if listening && inodes[fields[9]] {
+				out = append(out, f+" "+fields[1])
+			}
+		}
+		fh.Close()
+	}
+	return out, nil
+}
