@@ -241,7 +241,6 @@ func (s *Service) deleteActivation(ctx context.Context, p *auth.Principal, in *a
 	if err != nil {
 		return nil, err
 	}
-	s.cfg.Store.RemoveTags(ctx, store.ResourceActivation, in.ActivationID, nil)
 	return struct{}{}, nil
 }
 
@@ -590,6 +589,9 @@ func (s *Service) listTags(ctx context.Context, p *auth.Principal, in *api.TagsI
 // InstanceTags returns an instance's tags as a map.
 func (s *Service) InstanceTags(ctx context.Context, id string) (map[string]string, error) {
 	tl, err := s.cfg.Store.ListTags(ctx, store.ResourceManagedInstance, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return map[string]string{}, nil // no such instance: no tags
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -91,6 +91,9 @@ func Build(t testing.TB) Binaries {
 	return built
 }
 
+// SyncBuffer is a goroutine-safe bytes.Buffer.
+type SyncBuffer = syncBuffer
+
 // syncBuffer is a goroutine-safe bytes.Buffer.
 type syncBuffer struct {
 	mu sync.Mutex
