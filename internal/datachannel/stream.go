@@ -1,0 +1,837 @@
+package datachannel
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Transport carries whole frames, one binary websocket message each.
+//
+// ReadMessage returns the next frame, which the caller then owns (Stream
+// keeps it: payloads returned by Recv alias it). It must return promptly
+// once ctx is cancelled.
+//
+// WriteMessage sends one frame. It must not keep b after returning. Stream
+// calls it from one goroutine at a time, possibly concurrently with
+// ReadMessage.
+type Transport interface {
+	ReadMessage(ctx context.Context) ([]byte, error)
+	WriteMessage(ctx context.Context, b []byte) error
+}
+
+// Role says which end of the data channel a Stream is.
+type Role int
+
+const (
+	// RoleClient sends input_stream_data and receives output_stream_data.
+	RoleClient Role = iota
+	// RoleAgent sends output_stream_data and receives input_stream_data.
+	RoleAgent
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleClient:
+		return "client"
+	case RoleAgent:
+		return "agent"
+	}
+	return fmt.Sprintf("Role(%d)", int(r))
+}
+
+// Config configures a Stream. A zero field means its default.
+type Config struct {
+	Role Role
+	// MaxPayload is the chunk size for Send and Write; default 32 KiB, at
+	// most MaxMessagePayload.
+	MaxPayload int
+	// MaxUnackedBytes is the send window in payload bytes; default 4 MiB.
+	// Send blocks while it is full. The window also never spans more than
+	// 10 000 sequence numbers, the out-of-order buffer of the official
+	// plugin, so a compliant peer never has to drop what we send.
+	MaxUnackedBytes int
+	// MaxBufferedBytes bounds what was received but not yet consumed by
+	// Recv, counted as whole frames; default 8 MiB. A stream message that
+	// would exceed it is dropped without an ack (the peer retransmits it),
+	// so the reader never blocks. Out-of-order messages may use only half
+	// of it: they cannot be consumed until the gap before them is filled,
+	// and acked ones cannot be evicted, so in-order messages must always
+	// find room. When the Recv queue is empty the next in-order message is
+	// accepted even if that exceeds the bound by one frame, so that a small
+	// bound cannot stall the stream.
+	MaxBufferedBytes int
+	// OnControl is called from the reader goroutine for every message that
+	// is neither the peer's stream type nor an acknowledge: channel_closed,
+	// agent_session_state, start/pause_publication, ... It must not block.
+	// The message's Payload aliases the received frame and is the
+	// callee's to keep.
+	OnControl func(Message)
+	// Logger receives debug diagnostics; default: discard.
+	Logger *slog.Logger
+}
+
+const (
+	defaultMaxPayload       = 32 << 10
+	defaultMaxUnackedBytes  = 4 << 20
+	defaultMaxBufferedBytes = 8 << 20
+
+	// maxInFlight bounds the span of unacked sequence numbers; it equals
+	// the official plugin's out-of-order buffer.
+	maxInFlight = 10_000
+	// maxOutOfOrder is how many messages beyond expected we buffer.
+	maxOutOfOrder = 10_000
+	// maxPendingAcks bounds acks waiting for the writer. An ack dropped
+	// here is recovered when the peer retransmits and we re-ack.
+	maxPendingAcks = 10_000
+	// maxMalformed is how many consecutive malformed frames Run tolerates.
+	maxMalformed = 100
+
+	// retransmitTick is how often Run looks for messages to retransmit.
+	retransmitTick = 100 * time.Millisecond
+
+	initialRTT = 100 * time.Millisecond
+	initialRTO = 200 * time.Millisecond
+	minRTOVar  = 10 * time.Millisecond
+	maxRTO     = time.Second
+)
+
+var (
+	// ErrClosed is returned by operations on a closed Stream.
+	ErrClosed = errors.New("datachannel: stream closed")
+	// ErrNotAttached is returned by SendControl when no Run is active.
+	ErrNotAttached = errors.New("datachannel: no transport attached")
+	// ErrRunning is returned by Run when another Run is active.
+	ErrRunning = errors.New("datachannel: stream already running")
+)
+
+// Stats are a Stream's counters. Message counts are of stream messages
+// (input_stream_data / output_stream_data); bytes are payload bytes.
+type Stats struct {
+	MessagesSent     int64 // given a sequence number by Send
+	BytesSent        int64
+	MessagesReceived int64 // accepted from the peer, duplicates excluded
+	BytesReceived    int64
+	Retransmissions  int64 // written again, by the timer or after a resume
+	Duplicates       int64 // received again (and re-acked)
+	DroppedForBuffer int64 // dropped unacked: MaxBufferedBytes or the out-of-order cap
+	AcksSent         int64
+	AcksReceived     int64
+	AcksDropped      int64 // not sent because the writer was too far behind
+	Malformed        int64 // frames that did not parse
+
+	Unacked  int64         // payload bytes sent and not yet acked
+	Buffered int64         // frame bytes received and not yet consumed by Recv
+	RTO      time.Duration // current retransmission timeout
+}
+
+// Stream is a reliable, ordered, bidirectional message stream over a
+// Transport that may lose, duplicate or reorder frames, or be replaced
+// (protocol.md §3.4). All methods are safe for concurrent use; chunks of
+// concurrent Sends may interleave.
+type Stream struct {
+	// Set by NewStream, then read-only.
+	cfg      Config
+	log      *slog.Logger
+	sendType string // the stream type we send
+	recvType string // the stream type we receive
+
+	wsem   chan struct{} // one token: whoever holds it may write to the transport
+	notify chan struct{} // wakes the writer; buffered, 1
+	pool   sync.Pool     // *[]byte frames of cap payloadOffset+MaxPayload
+
+	mu      sync.Mutex
+	closed  bool
+	running bool
+	t       Transport               // attached transport, nil while detached
+	stop    context.CancelCauseFunc // cancels the active Run
+	stats   Stats
+
+	// Sender. out.at(i) holds sequence number base+i; acked entries are
+	// nil until they reach the front. base+out.len() == nextSeq.
+	out       deque[*outMsg]
+	base      int64
+	nextSeq   int64
+	sendNext  int64         // first sequence number not yet written on the current transport
+	unacked   int           // payload bytes in out
+	sendWake  chan struct{} // closed when an ack arrives or on Close; nil if nobody waits
+	rtt       time.Duration
+	rttvar    time.Duration
+	rto       time.Duration
+	acks      []ackReq // acks waiting for the writer
+	rtxCursor int64    // next sequence number the retransmission sweep looks at
+	sweeping  bool
+
+	// Receiver.
+	expected int64
+	ooo      map[int64]inMsg // received ahead of expected
+	queue    deque[inMsg]    // in order, waiting for Recv
+	buffered int             // frame bytes in ooo and queue
+	queued   int             // frame bytes in queue
+	recvWake chan struct{}   // closed on delivery or Close; nil if nobody waits
+}
+
+type outMsg struct {
+	seq      int64
+	id       UUID
+	frame    []byte
+	pooled   *[]byte   // frame's pool entry, nil if not pooled
+	size     int       // payload bytes
+	lastSent time.Time // start, then end, of the latest write
+	sends    int
+	writing  bool // the writer holds frame
+	acked    bool // acked while writing: the writer releases frame
+}
+
+type inMsg struct {
+	pt      PayloadType
+	payload []byte
+	cost    int // frame bytes charged to buffered
+}
+
+type ackReq struct {
+	seq int64
+	id  UUID
+}
+
+// NewStream returns a Stream with no transport attached.
+func NewStream(cfg Config) *Stream {
+	if cfg.MaxPayload <= 0 {
+		cfg.MaxPayload = defaultMaxPayload
+	}
+	cfg.MaxPayload = min(cfg.MaxPayload, MaxMessagePayload)
+	if cfg.MaxUnackedBytes <= 0 {
+		cfg.MaxUnackedBytes = defaultMaxUnackedBytes
+	}
+	if cfg.MaxBufferedBytes <= 0 {
+		cfg.MaxBufferedBytes = defaultMaxBufferedBytes
+	}
+	s := &Stream{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		wsem:   make(chan struct{}, 1),
+		notify: make(chan struct{}, 1),
+		rtt:    initialRTT,
+		rto:    initialRTO,
+		ooo:    make(map[int64]inMsg),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.sendType, s.recvType = TypeInputStreamData, TypeOutputStreamData
+	if cfg.Role == RoleAgent {
+		s.sendType, s.recvType = TypeOutputStreamData, TypeInputStreamData
+	}
+	frameCap := payloadOffset + cfg.MaxPayload
+	s.pool.New = func() any {
+		b := make([]byte, 0, frameCap)
+		return &b
+	}
+	return s
+}
+
+// Run attaches t and runs the reader and the retransmission timer on it
+// until ctx is cancelled (ctx.Err() is returned), Close is called (nil) or
+// t fails (its error). The stream state survives: Run may be called again
+// with a new transport, and then first resends every unacked message,
+// oldest first. Every goroutine Run starts has ended when it returns.
+func (s *Stream) Run(ctx context.Context, t Transport) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if s.running {
+		s.mu.Unlock()
+		return ErrRunning
+	}
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	s.running, s.t, s.stop = true, t, stop
+	s.sendNext = s.base // resend everything unacked
+	s.sweeping = false
+	s.mu.Unlock()
+
+	var wg sync.WaitGroup
+	wg.Go(func() { stop(s.readLoop(runCtx, t)) })
+	stop(s.writeLoop(runCtx, t))
+	wg.Wait()
+
+	s.mu.Lock()
+	s.running, s.t, s.stop = false, nil, nil
+	closed := s.closed
+	s.mu.Unlock()
+	switch {
+	case closed:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return context.Cause(runCtx)
+}
+
+func (s *Stream) readLoop(ctx context.Context, t Transport) error {
+	bad := 0
+	for {
+		b, err := t.ReadMessage(ctx)
+		if err != nil {
+			return fmt.Errorf("read message: %w", err)
+		}
+		m, err := ParseMessage(b)
+		if err != nil {
+			bad++
+			s.mu.Lock()
+			s.stats.Malformed++
+			s.mu.Unlock()
+			s.log.Debug("skipping malformed frame", "error", err, "frame_len", len(b))
+			if bad > maxMalformed {
+				return fmt.Errorf("%w: %d consecutive malformed frames", ErrMalformed, bad)
+			}
+			continue
+		}
+		bad = 0
+		switch m.MessageType {
+		case s.recvType:
+			s.handleData(m, len(b))
+		case TypeAcknowledge:
+			s.handleAck(m)
+		case s.sendType:
+			// Our own stream type coming back: not for us.
+		default:
+			if s.cfg.OnControl != nil {
+				s.cfg.OnControl(m)
+			}
+		}
+	}
+}
+
+// handleData applies the receiver rules of protocol.md §3.4.
+func (s *Stream) handleData(m Message, frameLen int) {
+	seq := m.SequenceNumber
+	in := inMsg{pt: m.PayloadType, payload: m.Payload, cost: frameLen}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case seq < s.expected:
+		s.stats.Duplicates++
+		s.queueAckLocked(seq, m.MessageID)
+	case seq == s.expected:
+		if s.queued > 0 && s.buffered+in.cost > s.cfg.MaxBufferedBytes {
+			s.stats.DroppedForBuffer++
+			return
+		}
+		s.deliverLocked(in)
+		s.buffered += in.cost
+		s.stats.MessagesReceived++
+		s.stats.BytesReceived += int64(len(in.payload))
+		s.queueAckLocked(seq, m.MessageID)
+		s.expected++
+		for {
+			next, ok := s.ooo[s.expected]
+			if !ok {
+				break
+			}
+			delete(s.ooo, s.expected)
+			s.deliverLocked(next)
+			s.expected++
+		}
+		if s.recvWake != nil {
+			close(s.recvWake)
+			s.recvWake = nil
+		}
+	default: // seq > expected
+		if _, dup := s.ooo[seq]; dup {
+			s.stats.Duplicates++
+			s.queueAckLocked(seq, m.MessageID)
+			return
+		}
+		if seq-s.expected > maxOutOfOrder || len(s.ooo) >= maxOutOfOrder ||
+			s.buffered+in.cost > s.cfg.MaxBufferedBytes ||
+			s.buffered-s.queued+in.cost > s.cfg.MaxBufferedBytes/2 {
+			s.stats.DroppedForBuffer++
+			return
+		}
+		s.ooo[seq] = in
+		s.buffered += in.cost
+		s.stats.MessagesReceived++
+		s.stats.BytesReceived += int64(len(in.payload))
+		s.queueAckLocked(seq, m.MessageID)
+	}
+}
+
+// deliverLocked moves an in-order message to the Recv queue. Messages that
+// come from ooo were counted and charged when they were buffered.
+func (s *Stream) deliverLocked(in inMsg) {
+	s.queue.push(in)
+	s.queued += in.cost
+}
+
+func (s *Stream) queueAckLocked(seq int64, id UUID) {
+	if len(s.acks) >= maxPendingAcks {
+		s.stats.AcksDropped++
+		return
+	}
+	s.acks = append(s.acks, ackReq{seq: seq, id: id})
+	s.wakeWriter()
+}
+
+func (s *Stream) wakeWriter() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Stream) handleAck(m Message) {
+	typ, id, seq, ok := parseAckFast(m.Payload)
+	if !ok {
+		var a Acknowledge
+		if err := json.Unmarshal(m.Payload, &a); err != nil {
+			s.log.Debug("skipping undecodable ack", "error", err)
+			return
+		}
+		typ, seq = []byte(a.AcknowledgedMessageType), a.AcknowledgedMessageSequenceNumber
+		id, _ = ParseUUID(a.AcknowledgedMessageId) // zero if invalid: logged as a mismatch
+	}
+	if string(typ) != s.sendType {
+		s.log.Debug("skipping ack for another message type", "acked_type", string(typ))
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.AcksReceived++
+	if seq < s.base || seq >= s.nextSeq {
+		return // a late duplicate, or nonsense
+	}
+	slot := s.out.at(int(seq - s.base))
+	p := *slot
+	if p == nil {
+		return
+	}
+	if id != p.id {
+		// The sequence number decides; a mismatch means a peer bug.
+		s.log.Debug("ack message id mismatch", "sequence", seq, "acked_id", id.String(), "sent_id", p.id.String())
+	}
+	if p.sends == 1 {
+		s.sampleRTTLocked(now.Sub(p.lastSent))
+	}
+	*slot = nil
+	for s.out.len() > 0 && *s.out.at(0) == nil {
+		s.out.pop()
+		s.base++
+	}
+	s.unacked -= p.size
+	if p.writing {
+		p.acked = true
+	} else {
+		s.release(p)
+	}
+	if s.sendWake != nil {
+		close(s.sendWake)
+		s.sendWake = nil
+	}
+}
+
+// sampleRTTLocked updates the estimator of protocol.md §3.4. Callers skip
+// retransmitted messages (Karn's algorithm).
+func (s *Stream) sampleRTTLocked(sample time.Duration) {
+	sample = max(sample, 0)
+	s.rttvar = s.rttvar*3/4 + (s.rtt-sample).Abs()/4
+	s.rtt = s.rtt*7/8 + sample/8
+	s.rto = min(s.rtt+max(minRTOVar, 4*s.rttvar), maxRTO)
+}
+
+func (s *Stream) release(p *outMsg) {
+	if p.pooled != nil {
+		*p.pooled = p.frame[:0]
+		s.pool.Put(p.pooled)
+		p.pooled = nil
+	}
+	p.frame = nil
+}
+
+// writeLoop is the only writer of stream messages and acks on t. Acks go
+// first (they open the peer's window), then due retransmissions, oldest
+// first, then messages not yet written on t.
+func (s *Stream) writeLoop(ctx context.Context, t Transport) error {
+	ticker := time.NewTicker(retransmitTick)
+	defer ticker.Stop()
+	var acks []ackReq
+	buf := make([]byte, 0, 512)
+	for {
+		s.mu.Lock()
+		if len(s.acks) > 0 {
+			acks, s.acks = s.acks, acks[:0]
+			s.mu.Unlock()
+			for _, a := range acks {
+				buf = s.appendAck(buf[:0], a)
+				if err := s.write(ctx, t, buf); err != nil {
+					return err
+				}
+			}
+			s.mu.Lock()
+			s.stats.AcksSent += int64(len(acks))
+			s.mu.Unlock()
+			continue
+		}
+		p := s.nextOutLocked(time.Now())
+		s.mu.Unlock()
+		if p != nil {
+			err := s.write(ctx, t, p.frame)
+			s.mu.Lock()
+			p.writing = false
+			p.lastSent = time.Now()
+			if p.acked {
+				s.release(p)
+			}
+			s.mu.Unlock()
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.notify:
+		case <-ticker.C:
+			s.mu.Lock()
+			s.sweeping, s.rtxCursor = true, s.base
+			s.mu.Unlock()
+		}
+	}
+}
+
+// nextOutLocked picks the next stream message to write and marks it as
+// being written, or returns nil.
+func (s *Stream) nextOutLocked(now time.Time) *outMsg {
+	s.sendNext = max(s.sendNext, s.base)
+	if s.sweeping {
+		for c := max(s.rtxCursor, s.base); c < s.sendNext; c++ {
+			p := *s.out.at(int(c - s.base))
+			if p == nil || p.writing || now.Sub(p.lastSent) < s.rto {
+				continue
+			}
+			s.rtxCursor = c + 1
+			return s.startWriteLocked(p, now)
+		}
+		s.sweeping = false
+	}
+	for s.sendNext < s.nextSeq {
+		p := *s.out.at(int(s.sendNext - s.base))
+		s.sendNext++
+		if p != nil && !p.writing {
+			return s.startWriteLocked(p, now)
+		}
+	}
+	return nil
+}
+
+func (s *Stream) startWriteLocked(p *outMsg, now time.Time) *outMsg {
+	p.writing = true
+	p.sends++
+	p.lastSent = now
+	if p.sends > 1 {
+		s.stats.Retransmissions++
+	}
+	return p
+}
+
+func (s *Stream) appendAck(dst []byte, a ackReq) []byte {
+	dst = dst[:payloadOffset]
+	dst = appendAckPayload(dst, s.recvType, a.id, a.seq)
+	m := Message{
+		MessageType: TypeAcknowledge,
+		Flags:       flagsAck,
+		MessageID:   NewUUID(),
+		Payload:     dst[payloadOffset:],
+	}
+	// Marshal the header in place in front of the payload: the payload
+	// bytes copy onto themselves.
+	out, err := m.AppendBinary(dst[:0])
+	if err != nil {
+		panic(err) // constant type, small payload
+	}
+	return out
+}
+
+// write writes one frame, holding the write token.
+func (s *Stream) write(ctx context.Context, t Transport, b []byte) error {
+	select {
+	case s.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	defer func() { <-s.wsem }()
+	if err := t.WriteMessage(ctx, b); err != nil {
+		return fmt.Errorf("write message: %w", err)
+	}
+	return nil
+}
+
+// Send queues payload as stream messages of type pt, split into MaxPayload
+// chunks with a sequence number each; an empty payload is one empty message.
+// It copies payload, and blocks while the send window is full. It works
+// while no transport is attached: the messages go out on the next Run.
+func (s *Stream) Send(ctx context.Context, pt PayloadType, payload []byte) error {
+	_, err := s.send(ctx, pt, payload)
+	return err
+}
+
+func (s *Stream) send(ctx context.Context, pt PayloadType, payload []byte) (int, error) {
+	n := 0
+	for {
+		chunk := payload[:min(len(payload), s.cfg.MaxPayload)]
+		if err := s.sendChunk(ctx, pt, chunk); err != nil {
+			return n, err
+		}
+		n += len(chunk)
+		payload = payload[len(chunk):]
+		if len(payload) == 0 {
+			return n, nil
+		}
+	}
+}
+
+func (s *Stream) sendChunk(ctx context.Context, pt PayloadType, chunk []byte) error {
+	p := &outMsg{id: NewUUID(), size: len(chunk)}
+	var buf []byte
+	if len(chunk) >= s.cfg.MaxPayload/2 {
+		// Only large frames use the pool: a keystroke must not pin a
+		// MaxPayload-sized buffer while it waits for its ack.
+		p.pooled = s.pool.Get().(*[]byte)
+		buf = (*p.pooled)[:0]
+	}
+	m := Message{
+		MessageType: s.sendType,
+		CreatedDate: time.Now(),
+		MessageID:   p.id,
+		PayloadType: pt,
+		Payload:     chunk,
+	}
+	// The sequence number is patched in once the window has room, so that
+	// the digest is computed outside the lock.
+	frame, err := m.AppendBinary(buf)
+	if err != nil {
+		return err
+	}
+	p.frame = frame
+	s.mu.Lock()
+	for {
+		if s.closed {
+			s.mu.Unlock()
+			s.release(p)
+			return ErrClosed
+		}
+		if s.windowOpenLocked(len(chunk)) {
+			break
+		}
+		if s.sendWake == nil {
+			s.sendWake = make(chan struct{})
+		}
+		wake := s.sendWake
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			s.release(p)
+			return ctx.Err()
+		case <-wake:
+		}
+		s.mu.Lock()
+	}
+	p.seq = s.nextSeq
+	s.nextSeq++
+	binary.BigEndian.PutUint64(frame[offSequence:], uint64(p.seq))
+	binary.BigEndian.PutUint64(frame[offCreatedDate:], uint64(time.Now().UnixMilli()))
+	if p.seq == 0 && s.cfg.Role == RoleAgent {
+		binary.BigEndian.PutUint64(frame[offFlags:], flagsAgentFirstData)
+	}
+	s.out.push(p)
+	s.unacked += p.size
+	s.stats.MessagesSent++
+	s.stats.BytesSent += int64(p.size)
+	s.mu.Unlock()
+	s.wakeWriter()
+	return nil
+}
+
+func (s *Stream) windowOpenLocked(n int) bool {
+	if s.out.len() == 0 {
+		return true // a chunk larger than the window still goes, alone
+	}
+	return s.out.len() < maxInFlight && s.unacked+n <= s.cfg.MaxUnackedBytes
+}
+
+// Write sends p as PayloadOutput messages (io.Writer). It blocks while the
+// window is full and fails once the Stream is closed.
+func (s *Stream) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		s.mu.Lock()
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			return 0, ErrClosed
+		}
+		return 0, nil
+	}
+	return s.send(context.Background(), PayloadOutput, p)
+}
+
+// Recv returns the next in-order payload of the peer's stream. The payload
+// is the caller's. After Close it drains what was already received, then
+// returns io.EOF.
+func (s *Stream) Recv(ctx context.Context) (PayloadType, []byte, error) {
+	s.mu.Lock()
+	for {
+		if s.queue.len() > 0 {
+			in := s.queue.pop()
+			s.queued -= in.cost
+			s.buffered -= in.cost
+			s.mu.Unlock()
+			return in.pt, in.payload, nil
+		}
+		if s.closed {
+			s.mu.Unlock()
+			return 0, nil, io.EOF
+		}
+		if s.recvWake == nil {
+			s.recvWake = make(chan struct{})
+		}
+		wake := s.recvWake
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return 0, nil, ctx.Err()
+		case <-wake:
+		}
+		s.mu.Lock()
+	}
+}
+
+// SendControl writes m, a message outside the stream (acknowledge,
+// channel_closed, agent_session_state, ...), on the attached transport now.
+// It is neither sequenced nor retransmitted; m.SequenceNumber is written as
+// given (0 by convention). It fails with ErrNotAttached when no Run is
+// active.
+func (s *Stream) SendControl(ctx context.Context, m Message) error {
+	if m.MessageType == s.sendType {
+		return fmt.Errorf("send control message: %s is the stream type, use Send", m.MessageType)
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("send control message: %w", err)
+	}
+	s.mu.Lock()
+	t, closed := s.t, s.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if t == nil {
+		return ErrNotAttached
+	}
+	return s.write(ctx, t, b)
+}
+
+// WaitAcked returns once every stream message sent so far has been acked,
+// or ErrClosed if the Stream is closed first.
+func (s *Stream) WaitAcked(ctx context.Context) error {
+	s.mu.Lock()
+	for {
+		if s.out.len() == 0 {
+			s.mu.Unlock()
+			return nil
+		}
+		if s.closed {
+			s.mu.Unlock()
+			return ErrClosed
+		}
+		if s.sendWake == nil {
+			s.sendWake = make(chan struct{})
+		}
+		wake := s.sendWake
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		}
+		s.mu.Lock()
+	}
+}
+
+// Close stops Run and unblocks Send, Write, Recv and WaitAcked. Recv still
+// returns what was already received. Close is idempotent and does not wait
+// for Run to return.
+func (s *Stream) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	stop := s.stop
+	if s.sendWake != nil {
+		close(s.sendWake)
+		s.sendWake = nil
+	}
+	if s.recvWake != nil {
+		close(s.recvWake)
+		s.recvWake = nil
+	}
+	s.mu.Unlock()
+	if stop != nil {
+		stop(ErrClosed)
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Stream) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Unacked = int64(s.unacked)
+	st.Buffered = int64(s.buffered)
+	st.RTO = s.rto
+	return st
+}
+
+// deque is a FIFO over a slice that reuses its storage.
+type deque[T any] struct {
+	buf  []T
+	head int
+}
+
+func (d *deque[T]) len() int { return len(d.buf) - d.head }
+
+func (d *deque[T]) at(i int) *T { return &d.buf[d.head+i] }
+
+func (d *deque[T]) push(v T) {
+	if d.head > 0 && len(d.buf) == cap(d.buf) && d.head*2 >= len(d.buf) {
+		n := copy(d.buf, d.buf[d.head:])
+		clear(d.buf[n:])
+		d.buf = d.buf[:n]
+		d.head = 0
+	}
+	d.buf = append(d.buf, v)
+}
+
+func (d *deque[T]) pop() T {
+	var zero T
+	v := d.buf[d.head]
+	d.buf[d.head] = zero
+	d.head++
+	if d.head == len(d.buf) {
+		d.buf = d.buf[:0]
+		d.head = 0
+	}
+	return v
+}
