@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -688,17 +687,6 @@ func TestKarn(t *testing.T) {
 			}
 		})
 	}
-}
-
-// countingTransport counts frames, for the benchmark.
-type countingTransport struct {
-	Transport
-	n atomic.Int64
-}
-
-func (c *countingTransport) WriteMessage(ctx context.Context, b []byte) error {
-	c.n.Add(1)
-	return c.Transport.WriteMessage(ctx, b)
 }
 
 func BenchmarkStreamThroughput(b *testing.B) {

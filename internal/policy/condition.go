@@ -82,13 +82,6 @@ var operators = map[string]operatorInfo{
 	"Null":                      {opNull, false},
 }
 
-// takesVariables reports whether condition values of op may hold policy
-// variables: the IAM variables page allows them with the string and ARN
-// operators only.
-func (op opKind) takesVariables() bool {
-	return op == opStringEquals || op == opStringEqualsIgnoreCase || op == opStringLike || op == opArnLike
-}
-
 type compiledCondition struct {
 	set      setOp
 	op       opKind
