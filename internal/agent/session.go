@@ -26,9 +26,34 @@ import (
 	"github.com/tetherhq/tether/internal/wstransport"
 )
 
-// drainTimeout bounds how long a finished session waits for the client to
-// acknowledge its last output.
-const drainTimeout = 5 * time.Second
+// A finished session waits for the client to acknowledge its last output
+// as long as acknowledgements keep coming (a slow client on a busy link),
+// but gives up after ackStall without progress or drainLimit in all.
+const (
+	ackStall   = 5 * time.Second
+	drainLimit = 2 * time.Minute
+)
+
+// waitDelivered waits until every sent message is acknowledged, or the
+// client stops acknowledging.
+func waitDelivered(ctx context.Context, s *datachannel.Stream) {
+	ctx, cancel := context.WithTimeout(ctx, drainLimit)
+	defer cancel()
+	last := s.Stats().AcksReceived
+	for {
+		wctx, wcancel := context.WithTimeout(ctx, ackStall)
+		err := s.WaitAcked(wctx)
+		wcancel()
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		now := s.Stats().AcksReceived
+		if now == last {
+			return // no progress: the client is gone or stuck
+		}
+		last = now
+	}
+}
 
 func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.Logger) error {
 	body, _ := json.Marshal(map[string]string{"MessageSchemaVersion": "1.0", "RequestId": requestID(), "ClientId": ""})
@@ -66,7 +91,7 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 
 	sendState := func(state string, exit *int, reason string) {
 		p, _ := json.Marshal(datachannel.AgentSessionState{SchemaVersion: 1, SessionState: state, SessionId: task.SessionID, ExitCode: exit, Reason: reason})
-		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer wcancel()
 		if err := stream.SendControl(wctx, datachannel.Message{MessageType: datachannel.TypeAgentSessionState, Flags: 3, Payload: p}); err != nil {
 			log.Debug("send session state", "state", state, "err", err)
@@ -143,9 +168,7 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 	sh.drain(outputDone, time.Second)
 	sh.closeIO()
 	if exit != nil {
-		actx, acancel := context.WithTimeout(sctx, drainTimeout)
-		stream.WaitAcked(actx)
-		acancel()
+		waitDelivered(sctx, stream)
 		sendState("Terminating", exit, "")
 	} else if reason != "" {
 		sendState("Terminating", nil, reason)

@@ -303,6 +303,17 @@ func (s *Stream) readLoop(ctx context.Context, t Transport) error {
 			s.handleAck(m)
 		case s.sendType:
 			// Our own stream type coming back: not for us.
+		case TypeStartPublication:
+			// The service says the peer is (re)attached: what we sent while
+			// it was away was dropped, so resend everything unacked now
+			// instead of waiting for the RTO.
+			s.mu.Lock()
+			s.sendNext = s.base
+			s.mu.Unlock()
+			s.wakeWriter()
+			if s.cfg.OnControl != nil {
+				s.cfg.OnControl(m)
+			}
 		default:
 			if s.cfg.OnControl != nil {
 				s.cfg.OnControl(m)

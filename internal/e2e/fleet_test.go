@@ -12,7 +12,6 @@ import (
 )
 
 func TestSeparateAgent(t *testing.T) {
-	t.Parallel()
 	s := testenv.StartDev(t)
 	a := s.StartAgent("web-1", "Environment=Development", "Team=ops")
 
@@ -104,7 +103,6 @@ func TestSeparateAgent(t *testing.T) {
 }
 
 func TestDeregisteredAgentCannotComeBack(t *testing.T) {
-	t.Parallel()
 	s := testenv.StartDev(t)
 	a := s.StartAgent("doomed")
 	if r := s.CLI("", "deregister-managed-instance", "--instance-id", a.InstanceID); r.Code != 0 {
@@ -127,7 +125,6 @@ func TestDeregisteredAgentCannotComeBack(t *testing.T) {
 }
 
 func TestActivationLimits(t *testing.T) {
-	t.Parallel()
 	s := testenv.StartDev(t)
 	var act api.CreateActivationOutput
 	s.JSON(&act, "create-activation", "--registration-limit", "1", "--default-instance-name", "one")

@@ -47,7 +47,6 @@ func rawCall(t *testing.T, s *testenv.Server, target string, body []byte, creds 
 }
 
 func TestHostileAPIInput(t *testing.T) {
-	t.Parallel()
 	s := testenv.StartDev(t)
 	p := s.Profile()
 	good := &sigv4.Credentials{AccessKeyID: p.AccessKeyID, SecretAccessKey: p.SecretAccessKey}
@@ -142,7 +141,6 @@ func expectClosed(t *testing.T, c *websocket.Conn, code websocket.StatusCode) {
 }
 
 func TestHostileDataChannel(t *testing.T) {
-	t.Parallel()
 	s := testenv.StartDev(t)
 	c := sdkClient(s)
 	ctx := t.Context()
@@ -203,7 +201,7 @@ func TestHostileDataChannel(t *testing.T) {
 		out := start()
 		ws := openData(t, *out.StreamUrl, datachannel.OpenDataChannelInput{MessageSchemaVersion: "1.0", TokenValue: *out.TokenValue})
 		defer ws.CloseNow()
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		// Wait for the agent to be there (its first output): this raw
 		// client does not retransmit, and the relay drops frames for an
@@ -241,7 +239,6 @@ func TestHostileDataChannel(t *testing.T) {
 }
 
 func TestAgentCannotClaimAnotherInstancesSession(t *testing.T) {
-	t.Parallel()
 	s := testenv.StartDev(t)
 	a := s.StartAgent("intruder")
 	out, err := sdkClient(s).StartSession(t.Context(), &ssm.StartSessionInput{Target: aws.String(s.InstanceID)})
@@ -284,7 +281,6 @@ func TestAgentCannotClaimAnotherInstancesSession(t *testing.T) {
 }
 
 func TestGracefulShutdown(t *testing.T) {
-	t.Parallel()
 	s := testenv.StartDev(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()

@@ -25,7 +25,6 @@ func sdkClient(s *testenv.Server) *ssm.Client {
 
 // TestAWSSDK drives the official AWS SDK for Go v2 ssm client against tetherd.
 func TestAWSSDK(t *testing.T) {
-	t.Parallel()
 	s := testenv.StartDev(t)
 	c := sdkClient(s)
 	ctx := t.Context()

@@ -122,6 +122,7 @@ func (r *Relay) serveClient(ctx context.Context, c *websocket.Conn, sid string, 
 	case s.Status == session.StatusDisconnected:
 		m.SetStatus(ctx, sid, session.StatusConnected)
 	}
+	r.startPublication(ctx, bus.SessionToAgent(sid))
 	log.Info("client attached")
 	done := make(chan struct{})
 	go func() {
@@ -160,6 +161,7 @@ func (r *Relay) serveAgent(ctx context.Context, c *websocket.Conn, sid string, o
 	}
 	defer sub.Close()
 	log = log.With("instance_id", s.Target)
+	r.startPublication(ctx, bus.SessionToClient(sid))
 	log.Info("agent attached")
 
 	var lastTraffic atomic.Int64
@@ -315,6 +317,18 @@ func (r *Relay) pumpFromSocket(ctx context.Context, c *websocket.Conn, subject s
 			return
 		}
 	}
+}
+
+// startPublication tells the side subscribed to subject that its peer has
+// (re)attached, so it resends what the relay dropped meanwhile at once.
+func (r *Relay) startPublication(ctx context.Context, subject string) {
+	b, err := (&datachannel.Message{MessageType: datachannel.TypeStartPublication, Payload: []byte{}}).MarshalBinary()
+	if err != nil {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	r.cfg.Bus.Publish(pctx, subject, b)
 }
 
 func itoa(n int) string {

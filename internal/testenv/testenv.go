@@ -208,6 +208,11 @@ func StartDev(t testing.TB, extra ...string) *Server {
 	s.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	args := append([]string{"dev", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", s.DataDir, "--log-level", "debug"}, extra...)
 	s.Proc = Start(t, []string{"TETHER_CONFIG_DIR=" + s.ConfigDir}, bins.Tetherd, args...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("tetherd log:\n%s", tail(s.Proc.Stderr.String(), 150))
+		}
+	})
 	Eventually(t, 60*time.Second, func() error {
 		select {
 		case <-s.Proc.Done():
@@ -406,4 +411,13 @@ func ListeningSockets(pid int) ([]string, error) {
 		fh.Close()
 	}
 	return out, nil
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
