@@ -193,7 +193,9 @@ type Server struct {
 	DataDir    string
 	ConfigDir  string
 	Proc       *Proc
-	t          testing.TB
+	// ExtraEnv is passed to tetherd, agents and CLI runs (e.g. SSL_CERT_FILE).
+	ExtraEnv []string
+	t        testing.TB
 }
 
 var instanceRe = regexp.MustCompile(`instance\s+(mi-[0-9a-f]{17})`)
@@ -202,12 +204,29 @@ var instanceRe = regexp.MustCompile(`instance\s+(mi-[0-9a-f]{17})`)
 // is online.
 func StartDev(t testing.TB, extra ...string) *Server {
 	t.Helper()
+	return StartDevWith(t, Options{Args: extra})
+}
+
+// Options configure StartDevWith.
+type Options struct {
+	Args []string // extra tetherd flags
+	Env  []string // extra environment for every process
+	TLS  bool     // the server is https (TETHER_TLS_CERT/KEY in Env)
+}
+
+// StartDevWith starts `tetherd dev` with options.
+func StartDevWith(t testing.TB, o Options) *Server {
+	t.Helper()
 	bins := Build(t)
-	s := &Server{Bins: bins, DataDir: t.TempDir(), ConfigDir: t.TempDir(), t: t}
+	s := &Server{Bins: bins, DataDir: t.TempDir(), ConfigDir: t.TempDir(), ExtraEnv: o.Env, t: t}
 	port := FreePort(t)
-	s.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	args := append([]string{"dev", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", s.DataDir, "--log-level", "debug"}, extra...)
-	s.Proc = Start(t, []string{"TETHER_CONFIG_DIR=" + s.ConfigDir}, bins.Tetherd, args...)
+	scheme := "http"
+	if o.TLS {
+		scheme = "https"
+	}
+	s.URL = fmt.Sprintf("%s://127.0.0.1:%d", scheme, port)
+	args := append([]string{"dev", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", s.DataDir, "--log-level", "debug"}, o.Args...)
+	s.Proc = Start(t, s.Env(), bins.Tetherd, args...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("tetherd log:\n%s", tail(s.Proc.Stderr.String(), 150))
@@ -231,7 +250,9 @@ func StartDev(t testing.TB, extra ...string) *Server {
 }
 
 // Env returns the environment a CLI run against this server needs.
-func (s *Server) Env() []string { return []string{"TETHER_CONFIG_DIR=" + s.ConfigDir} }
+func (s *Server) Env() []string {
+	return append([]string{"TETHER_CONFIG_DIR=" + s.ConfigDir}, s.ExtraEnv...)
+}
 
 // Profile returns the admin profile tetherd dev wrote.
 func (s *Server) Profile() profile.Profile {
@@ -332,6 +353,7 @@ func (s *Server) StartAgent(name string, tags ...string) *Agent {
 	a := &Agent{StateDir: filepath.Join(s.t.TempDir(), "agent")}
 	reg := exec.Command(s.Bins.Agent, "register", "--endpoint", s.URL, "--activation-id", act.ActivationID,
 		"--activation-code", act.ActivationCode, "--state-dir", a.StateDir)
+	reg.Env = append(os.Environ(), s.ExtraEnv...)
 	out, err := reg.CombinedOutput()
 	if err != nil {
 		s.t.Fatalf("tether-agent register: %v\n%s", err, out)
@@ -341,7 +363,7 @@ func (s *Server) StartAgent(name string, tags ...string) *Agent {
 		s.t.Fatalf("no instance id in %q", out)
 	}
 	a.InstanceID = m
-	a.Proc = Start(s.t, nil, s.Bins.Agent, "run", "--state-dir", a.StateDir, "--log-level", "debug")
+	a.Proc = Start(s.t, s.ExtraEnv, s.Bins.Agent, "run", "--state-dir", a.StateDir, "--log-level", "debug")
 	s.WaitPing(a.InstanceID, "Online")
 	return a
 }

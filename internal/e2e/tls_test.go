@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetherhq/tether/internal/testenv"
+)
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key.
+func writeCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "tether test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	return certFile, keyFile
+}
+
+// TestTLS runs everything over https/wss: the server with a certificate,
+// agents and the CLI trusting it through SSL_CERT_FILE.
+func TestTLS(t *testing.T) {
+	cert, key := writeCert(t)
+	s := testenv.StartDevWith(t, testenv.Options{TLS: true,
+		Env: []string{"TETHER_TLS_CERT=" + cert, "TETHER_TLS_KEY=" + key, "SSL_CERT_FILE=" + cert}})
+	a := s.StartAgent("tls-host")
+	for _, target := range []string{s.InstanceID, a.InstanceID} {
+		r := s.CLI("echo secure\n", "start-session", "--target", target)
+		if r.Code != 0 || r.Stdout != "secure\n" {
+			t.Fatalf("session to %s over TLS: code %d stdout %q stderr %q", target, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+	var id struct{ Arn string }
+	s.JSON(&id, "whoami")
+	if !strings.HasSuffix(id.Arn, ":user/admin") {
+		t.Fatalf("whoami: %+v", id)
+	}
+	// A client that does not trust the certificate is refused.
+	bad := testenv.Start(t, []string{"SSL_CERT_FILE=/dev/null", "TETHER_CONFIG_DIR=" + s.ConfigDir}, s.Bins.CLI, "whoami")
+	if code := bad.Wait(30 * time.Second); code == 0 || !strings.Contains(bad.Stderr.String(), "certificate") {
+		t.Fatalf("untrusted client: exit %d, stderr %q", code, bad.Stderr.String())
+	}
+}
