@@ -25,7 +25,17 @@ var (
 	// ErrTokenInvalid is returned by ConsumeToken for an unknown, expired,
 	// already used or mismatched token. Callers must not learn which.
 	ErrTokenInvalid = errors.New("token invalid")
+	// ErrConflict is returned when an operation would break a reference:
+	// deleting a managed policy that is still attached, or the default
+	// version of a policy.
+	ErrConflict = errors.New("conflict")
+	// ErrLimitExceeded is returned when a per-entity limit is reached
+	// (MaxPolicyVersions).
+	ErrLimitExceeded = errors.New("limit exceeded")
 )
+
+// MaxPolicyVersions is how many versions a managed policy keeps, as in IAM.
+const MaxPolicyVersions = 5
 
 // ResourceType names the kind of a tagged resource.
 type ResourceType string
@@ -35,6 +45,7 @@ const (
 	ResourceManagedInstance ResourceType = "ManagedInstance"
 	ResourceActivation      ResourceType = "Activation"
 	ResourceUser            ResourceType = "User"
+	ResourceGroup           ResourceType = "Group"
 )
 
 // User is a person or automation principal.
@@ -49,6 +60,43 @@ type Policy struct {
 	Name     string
 	Document string // IAM JSON as given by the administrator
 }
+
+// Group is a named set of users that share policies.
+type Group struct {
+	Name      string // unique, case-sensitive, 1-128 chars [\w+=,.@-]
+	ID        string // "AGPA" + 17 upper-case alphanumerics
+	CreatedAt time.Time
+}
+
+// ManagedPolicy is a standalone policy that users and groups attach. Its
+// documents are versions; exactly one is the default (the one in force).
+type ManagedPolicy struct {
+	Name             string // unique
+	ID               string // "ANPA" + 17 upper-case alphanumerics
+	Description      string
+	DefaultVersionID string // "v1", "v2", ...
+	AttachmentCount  int    // users + groups it is attached to (computed)
+	CreatedAt        time.Time
+	UpdatedAt        time.Time // when the default version last changed
+}
+
+// PolicyVersion is one document of a managed policy.
+type PolicyVersion struct {
+	PolicyName string
+	VersionID  string // "v" + a number that never repeats for the policy
+	Document   string
+	IsDefault  bool
+	CreatedAt  time.Time
+}
+
+// PrincipalType says whether a policy attachment is on a user or a group.
+type PrincipalType string
+
+// Principal types for attachments.
+const (
+	PrincipalUser  PrincipalType = "user"
+	PrincipalGroup PrincipalType = "group"
+)
 
 // AccessKeyStatus is Active or Inactive, as IAM spells them.
 type AccessKeyStatus string
@@ -173,7 +221,8 @@ type Store interface {
 	CreateUser(ctx context.Context, u User) error // ErrAlreadyExists
 	GetUser(ctx context.Context, name string) (User, error)
 	ListUsers(ctx context.Context) ([]User, error) // by name
-	// DeleteUser removes the user with its policies, keys and tags.
+	// DeleteUser removes the user with its inline policies, keys, tags,
+	// group memberships and policy attachments.
 	DeleteUser(ctx context.Context, name string) error
 
 	PutUserPolicy(ctx context.Context, userName string, p Policy) error      // upsert by name
@@ -186,6 +235,42 @@ type Store interface {
 	SetAccessKeyStatus(ctx context.Context, id string, s AccessKeyStatus) error
 	TouchAccessKey(ctx context.Context, id string, at time.Time) error // sets LastUsedAt
 	DeleteAccessKey(ctx context.Context, id string) error
+
+	// Groups. DeleteGroup removes the group's memberships, inline policies,
+	// attachments and tags; users stay.
+	CreateGroup(ctx context.Context, g Group) error // ErrAlreadyExists
+	GetGroup(ctx context.Context, name string) (Group, error)
+	ListGroups(ctx context.Context) ([]Group, error) // by name
+	DeleteGroup(ctx context.Context, name string) error
+	// AddUserToGroup is idempotent; ErrNotFound if either does not exist.
+	AddUserToGroup(ctx context.Context, group, user string) error
+	RemoveUserFromGroup(ctx context.Context, group, user string) error     // ErrNotFound if not a member
+	ListGroupsForUser(ctx context.Context, user string) ([]Group, error)   // by name
+	ListGroupMembers(ctx context.Context, group string) ([]string, error)  // user names, by name
+	PutGroupPolicy(ctx context.Context, group string, p Policy) error      // upsert by name
+	ListGroupPolicies(ctx context.Context, group string) ([]Policy, error) // by name
+	DeleteGroupPolicy(ctx context.Context, group, policyName string) error
+
+	// Managed policies. CreateManagedPolicy stores the policy with document
+	// as version v1, the default. DeleteManagedPolicy fails with ErrConflict
+	// while the policy is attached anywhere, and removes all its versions.
+	CreateManagedPolicy(ctx context.Context, p ManagedPolicy, document string) error // ErrAlreadyExists
+	GetManagedPolicy(ctx context.Context, name string) (ManagedPolicy, error)
+	ListManagedPolicies(ctx context.Context) ([]ManagedPolicy, error) // by name
+	DeleteManagedPolicy(ctx context.Context, name string) error
+	// CreatePolicyVersion adds the next version (ErrLimitExceeded at
+	// MaxPolicyVersions), making it the default if setDefault.
+	CreatePolicyVersion(ctx context.Context, policy, document string, setDefault bool, at time.Time) (PolicyVersion, error)
+	GetPolicyVersion(ctx context.Context, policy, versionID string) (PolicyVersion, error)
+	ListPolicyVersions(ctx context.Context, policy string) ([]PolicyVersion, error) // newest first
+	SetDefaultPolicyVersion(ctx context.Context, policy, versionID string, at time.Time) error
+	// DeletePolicyVersion fails with ErrConflict for the default version.
+	DeletePolicyVersion(ctx context.Context, policy, versionID string) error
+	// AttachPolicy is idempotent; ErrNotFound if the principal or policy
+	// does not exist. DetachPolicy returns ErrNotFound if not attached.
+	AttachPolicy(ctx context.Context, pt PrincipalType, principal, policy string) error
+	DetachPolicy(ctx context.Context, pt PrincipalType, principal, policy string) error
+	ListAttachedPolicies(ctx context.Context, pt PrincipalType, principal string) ([]ManagedPolicy, error) // by name
 
 	CreateActivation(ctx context.Context, a Activation) error
 	GetActivation(ctx context.Context, id string) (Activation, error)
