@@ -12,10 +12,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/tetherhq/tether/internal/api"
+	"github.com/tetherhq/tether/internal/audit"
 	"github.com/tetherhq/tether/internal/policy"
 	"github.com/tetherhq/tether/internal/sigv4"
 	"github.com/tetherhq/tether/internal/store"
@@ -34,7 +36,9 @@ type Principal struct {
 	AccessKeyID string
 	Tags        map[string]string
 	SourceIP    string
+	Groups      []string
 	Policies    []policy.NamedPolicy
+	documents   []string // raw texts of Policies, for Mentions
 }
 
 // Config configures an Authority.
@@ -45,6 +49,11 @@ type Config struct {
 	Account string
 	Logger  *slog.Logger
 	Now     func() time.Time // default time.Now
+	// Audit receives every denied authorisation (default: discarded).
+	Audit audit.Recorder
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// for aws:SourceIp; from anywhere else the header is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Authority authenticates and authorises API calls.
@@ -62,6 +71,9 @@ func New(cfg Config) (*Authority, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = audit.Discard{}
 	}
 	return &Authority{cfg: cfg}, nil
 }
@@ -98,7 +110,7 @@ func (a *Authority) Authenticate(ctx context.Context, r *http.Request, body []by
 		return nil, err
 	}
 	p.AccessKeyID = key.ID
-	p.SourceIP = sourceIP(r)
+	p.SourceIP = a.SourceIP(r)
 	if err := a.cfg.Store.TouchAccessKey(ctx, key.ID, a.cfg.Now()); err != nil {
 		a.cfg.Logger.Warn("record access key use", "access_key_id", key.ID, "err", err)
 	}
@@ -122,20 +134,87 @@ func (a *Authority) loadPrincipal(ctx context.Context, name string) (*Principal,
 	for _, t := range tags {
 		p.Tags[t.Key] = t.Value
 	}
-	pols, err := a.cfg.Store.ListUserPolicies(ctx, u.Name)
-	if err != nil {
-		return nil, fmt.Errorf("load user policies: %w", err)
-	}
-	for _, pol := range pols {
-		doc, err := policy.Parse([]byte(pol.Document))
-		if err != nil {
-			// A stored policy that no longer parses grants nothing.
-			a.cfg.Logger.Error("stored policy does not parse", "user", u.Name, "policy", pol.Name, "err", err)
-			continue
-		}
-		p.Policies = append(p.Policies, policy.NamedPolicy{Name: "user/" + u.Name + "/" + pol.Name, Doc: doc})
+	if err := a.loadPolicies(ctx, p); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// LoadPrincipal loads a user as a principal without authenticating (for
+// policy simulation).
+func (a *Authority) LoadPrincipal(ctx context.Context, name string) (*Principal, error) {
+	return a.loadPrincipal(ctx, name)
+}
+
+// loadPolicies gathers every policy in force for p: the user's inline and
+// attached policies, and those of each of its groups. A stored document that
+// no longer parses grants nothing and is logged.
+func (a *Authority) loadPolicies(ctx context.Context, p *Principal) error {
+	st := a.cfg.Store
+	add := func(name, doc string) {
+		d, err := policy.Parse([]byte(doc))
+		if err != nil {
+			a.cfg.Logger.Error("stored policy does not parse", "policy", name, "err", err)
+			return
+		}
+		p.Policies = append(p.Policies, policy.NamedPolicy{Name: name, Doc: d})
+		p.documents = append(p.documents, doc)
+	}
+	addAttached := func(pt store.PrincipalType, owner string) error {
+		mps, err := st.ListAttachedPolicies(ctx, pt, owner)
+		if err != nil {
+			return fmt.Errorf("load attached policies: %w", err)
+		}
+		for _, mp := range mps {
+			v, err := st.GetPolicyVersion(ctx, mp.Name, mp.DefaultVersionID)
+			if err != nil {
+				return fmt.Errorf("load policy %s: %w", mp.Name, err)
+			}
+			add("policy/"+mp.Name+" ("+mp.DefaultVersionID+")", v.Document)
+		}
+		return nil
+	}
+	inline, err := st.ListUserPolicies(ctx, p.User.Name)
+	if err != nil {
+		return fmt.Errorf("load user policies: %w", err)
+	}
+	for _, pol := range inline {
+		add("user/"+p.User.Name+"/inline:"+pol.Name, pol.Document)
+	}
+	if err := addAttached(store.PrincipalUser, p.User.Name); err != nil {
+		return err
+	}
+	groups, err := st.ListGroupsForUser(ctx, p.User.Name)
+	if err != nil {
+		return fmt.Errorf("load groups: %w", err)
+	}
+	for _, g := range groups {
+		p.Groups = append(p.Groups, g.Name)
+		gp, err := st.ListGroupPolicies(ctx, g.Name)
+		if err != nil {
+			return fmt.Errorf("load group policies: %w", err)
+		}
+		for _, pol := range gp {
+			add("group/"+g.Name+"/inline:"+pol.Name, pol.Document)
+		}
+		if err := addAttached(store.PrincipalGroup, g.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Mentions reports whether any policy in force for p refers to the
+// condition key (case-insensitively). StartSession uses it for the
+// ssm:SessionDocumentAccessCheck opt-in.
+func (p *Principal) Mentions(key string) bool {
+	k := strings.ToLower(key)
+	for _, d := range p.documents {
+		if strings.Contains(strings.ToLower(d), k) {
+			return true
+		}
+	}
+	return false
 }
 
 // Authorize checks action on resource for p with extra context keys. It
@@ -143,6 +222,14 @@ func (a *Authority) loadPrincipal(ctx context.Context, name string) (*Principal,
 func (a *Authority) Authorize(p *Principal, action, resource string, extra map[string][]string) error {
 	_, err := a.Decide(p, action, resource, extra)
 	return err
+}
+
+// Simulate evaluates like Decide but records nothing: it answers "what
+// if", for `tether iam simulate`.
+func (a *Authority) Simulate(p *Principal, action, resource string, extra map[string][]string) (policy.Result, error) {
+	q := *p
+	q.AccessKeyID = "" // denials of a simulation are not audit events
+	return a.Decide(&q, action, resource, extra)
 }
 
 // Decide is Authorize that also returns the policy result, for explanations.
@@ -164,6 +251,19 @@ func (a *Authority) Decide(p *Principal, action, resource string, extra map[stri
 		ctx[k] = v
 	}
 	res := policy.Evaluate(p.Policies, policy.Request{Action: action, Resource: resource, Context: ctx})
+	if res.Decision != policy.Allow && p.AccessKeyID != "" {
+		reason := "no identity-based policy allows the action"
+		if res.Decision == policy.ExplicitDeny {
+			reason = "explicit deny in " + res.Policy
+			if res.Sid != "" {
+				reason += " (" + res.Sid + ")"
+			}
+		}
+		a.cfg.Audit.Record(context.Background(), audit.Event{
+			Time: a.cfg.Now(), Kind: "authz", Principal: p.ARN, Action: action, Resource: resource,
+			SourceIP: p.SourceIP, Outcome: audit.OutcomeDenied, Reason: reason,
+		})
+	}
 	switch res.Decision {
 	case policy.Allow:
 		return res, nil
@@ -188,19 +288,52 @@ func toAPIError(err error) error {
 	return err
 }
 
-func sourceIP(r *http.Request) string {
+// SourceIP is the caller's address for aws:SourceIp: the peer address,
+// unless the peer is a trusted proxy, in which case the right-most address in
+// X-Forwarded-For that is not itself a trusted proxy.
+func (a *Authority) SourceIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if !a.trusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := strings.TrimSpace(hops[i])
+		if _, err := netip.ParseAddr(h); err != nil {
+			break // garbage: stop believing the chain here
+		}
+		if !a.trusted(h) {
+			return h
+		}
+		host = h
 	}
 	return host
+}
+
+func (a *Authority) trusted(addr string) bool {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range a.cfg.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // --- principal administration ---
 
 const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
-func randomID(prefix string, n int) string {
+// RandomID returns prefix followed by n random upper-case base32 characters
+// (the shape of IAM's ids: AIDA…, AKIA…, AGPA…, ANPA…).
+func RandomID(prefix string, n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		panic(err)
@@ -228,14 +361,14 @@ func NewSecret() string {
 
 // CreateUser creates a user with a fresh id.
 func (a *Authority) CreateUser(ctx context.Context, name string) (store.User, error) {
-	u := store.User{Name: name, ID: randomID("AIDA", 17), CreatedAt: a.cfg.Now().UTC()}
+	u := store.User{Name: name, ID: RandomID("AIDA", 17), CreatedAt: a.cfg.Now().UTC()}
 	return u, a.cfg.Store.CreateUser(ctx, u)
 }
 
 // CreateAccessKey creates an access key for user and returns its secret,
 // which is shown once and stored only sealed.
 func (a *Authority) CreateAccessKey(ctx context.Context, user string) (id, secret string, err error) {
-	id = randomID("AKIA", 16)
+	id = RandomID("AKIA", 16)
 	secret = NewSecret()
 	k := store.AccessKey{ID: id, UserName: user, SealedSecret: a.cfg.Sealer.Seal([]byte(secret), []byte(id)),
 		Status: store.KeyActive, CreatedAt: a.cfg.Now().UTC()}

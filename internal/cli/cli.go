@@ -90,6 +90,7 @@ func commands() []command {
 		{"remove-tags-from-resource", "remove tags from a managed instance", cmdTags("RemoveTagsFromResource")},
 		{"list-tags-for-resource", "list a managed instance's tags", cmdTags("ListTagsForResource")},
 		{"whoami", "show the identity the CLI uses", cmdWhoami},
+		{"iam", "users, keys, groups and policies (tether iam help)", cmdIAM},
 	}
 }
 

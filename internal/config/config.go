@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -34,6 +36,26 @@ type Server struct {
 	LogLevel string `yaml:"log_level"`
 	// IdleTimeout ends sessions without stream traffic (default 20m).
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// TrustedProxies are CIDRs (or addresses) of reverse proxies whose
+	// X-Forwarded-For is believed for aws:SourceIp. Empty: none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// TrustedProxyPrefixes parses TrustedProxies.
+func (c *Server) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted_proxies: %q is neither a CIDR nor an address", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // Duration is a time.Duration written as "20m" in YAML.
@@ -89,6 +111,9 @@ func ApplyEnv(c *Server, getenv func(string) string) error {
 	set(&c.TLSCert, "TETHER_TLS_CERT")
 	set(&c.TLSKey, "TETHER_TLS_KEY")
 	set(&c.LogLevel, "TETHER_LOG_LEVEL")
+	if v := getenv("TETHER_TRUSTED_PROXIES"); v != "" {
+		c.TrustedProxies = strings.Split(v, ",")
+	}
 	if v := getenv("TETHER_IDLE_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -133,6 +158,9 @@ func (c *Server) CheckAndSetDefaults() error {
 	}
 	if c.TLSCert == "" && !isLoopback(host) {
 		return fmt.Errorf("refusing plain HTTP on %s: it is not a loopback address; set tls_cert and tls_key (or TETHER_TLS_CERT/TETHER_TLS_KEY), or listen on 127.0.0.1", c.Listen)
+	}
+	if _, err := c.TrustedProxyPrefixes(); err != nil {
+		return err
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)

@@ -76,7 +76,8 @@ type term struct {
 	cmd  *exec.Cmd
 	mu   sync.Mutex
 	buf  strings.Builder
-	done chan struct{}
+	done chan struct{} // the CLI exited
+	read chan struct{} // the PTY reader saw EOF: all output is in buf
 }
 
 func startTerm(t *testing.T, s *testenv.Server, rows, cols uint16, args ...string) *term {
@@ -86,8 +87,9 @@ func startTerm(t *testing.T, s *testenv.Server, rows, cols uint16, args ...strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	tm := &term{t: t, f: f, cmd: cmd, done: make(chan struct{})}
+	tm := &term{t: t, f: f, cmd: cmd, done: make(chan struct{}), read: make(chan struct{})}
 	go func() {
+		defer close(tm.read)
 		b := make([]byte, 4096)
 		for {
 			n, err := f.Read(b)
@@ -146,6 +148,10 @@ func (tm *term) exitCode(d time.Duration) int {
 	tm.t.Helper()
 	select {
 	case <-tm.done:
+		select { // the last output may still be in the PTY
+		case <-tm.read:
+		case <-time.After(5 * time.Second):
+		}
 		return tm.cmd.ProcessState.ExitCode()
 	case <-time.After(d):
 		tm.t.Fatalf("CLI still running after %v; output:\n%s", d, tm.output())

@@ -1,9 +1,6 @@
 package fleet
 
-import (
-	"sync"
-	"time"
-)
+import "sync"
 
 // Presence tracks which agents hold a control channel to this server. It is
 // the source of PingStatus and GetConnectionStatus. A connection counter (not
@@ -11,13 +8,11 @@ import (
 type Presence struct {
 	mu    sync.Mutex
 	conns map[string]int
-	// lost records when an agent's last connection went away.
-	lost map[string]time.Time
 }
 
 // NewPresence returns an empty registry.
 func NewPresence() *Presence {
-	return &Presence{conns: map[string]int{}, lost: map[string]time.Time{}}
+	return &Presence{conns: map[string]int{}}
 }
 
 // Connected records a new control channel for id and returns a function that
@@ -25,7 +20,6 @@ func NewPresence() *Presence {
 func (p *Presence) Connected(id string) (disconnected func()) {
 	p.mu.Lock()
 	p.conns[id]++
-	delete(p.lost, id)
 	p.mu.Unlock()
 	var once sync.Once
 	return func() {
@@ -35,7 +29,6 @@ func (p *Presence) Connected(id string) (disconnected func()) {
 			p.conns[id]--
 			if p.conns[id] <= 0 {
 				delete(p.conns, id)
-				p.lost[id] = time.Now()
 			}
 		})
 	}

@@ -21,12 +21,14 @@ import (
 	"time"
 
 	"github.com/tetherhq/tether/internal/api"
+	"github.com/tetherhq/tether/internal/audit"
 	"github.com/tetherhq/tether/internal/auth"
 	"github.com/tetherhq/tether/internal/bus"
 	"github.com/tetherhq/tether/internal/bus/mem"
 	"github.com/tetherhq/tether/internal/config"
 	"github.com/tetherhq/tether/internal/fleet"
 	"github.com/tetherhq/tether/internal/gateway"
+	"github.com/tetherhq/tether/internal/iam"
 	"github.com/tetherhq/tether/internal/relay"
 	"github.com/tetherhq/tether/internal/session"
 	"github.com/tetherhq/tether/internal/ssmapi"
@@ -46,6 +48,7 @@ type Server struct {
 	relay    *relay.Relay
 	gateway  *gateway.Gateway
 	account  string
+	audit    *audit.File
 
 	ln         net.Listener
 	httpSrv    *http.Server
@@ -85,7 +88,21 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server, err
 	}
 	s := &Server{cfg: cfg, log: log, store: st, bus: mem.New(), account: account}
 	s.baseCtx, s.baseCancel = context.WithCancel(context.Background())
-	s.Auth, err = auth.New(auth.Config{Store: st, Sealer: sealer, Region: cfg.Region, Account: account, Logger: log})
+	auditLog, err := audit.OpenFile(filepath.Join(cfg.DataDir, "audit.jsonl"), func(err error) {
+		log.Error("write audit event", "err", err)
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.audit = auditLog
+	proxies, err := cfg.TrustedProxyPrefixes()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.Auth, err = auth.New(auth.Config{Store: st, Sealer: sealer, Region: cfg.Region, Account: account, Logger: log,
+		Audit: auditLog, TrustedProxies: proxies})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -100,9 +117,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server, err
 	apiMux := ssmapi.New(s.Auth, log)
 	s.Fleet.Register(apiMux)
 	s.Sessions.Register(apiMux)
-	apiMux.Handle(api.TargetTether+"GetCallerIdentity", ssmapi.Op(func(ctx context.Context, p *auth.Principal, _ *struct{}) (any, error) {
-		return api.CallerIdentity{UserID: p.User.ID, Account: account, Arn: p.ARN}, nil
-	}))
+	iam.New(iam.Config{Store: st, Auth: s.Auth, Account: account, Logger: log}).Register(apiMux)
 	apiMux.Observe(func(ctx context.Context, op string, p *auth.Principal, r *http.Request, err error) {
 		principal := ""
 		if p != nil {
@@ -244,6 +259,7 @@ func (s *Server) shutdown() {
 	if err := s.store.Close(); err != nil {
 		s.log.Warn("close store", "err", err)
 	}
+	s.audit.Close()
 	s.log.Info("shutdown complete")
 }
 

@@ -169,11 +169,21 @@ func (m *Manager) startSession(ctx context.Context, p *auth.Principal, in *api.S
 		return nil, err
 	}
 	if doc != "" {
+		// A named document always needs its own permission.
 		if err := m.cfg.Auth.Authorize(p, "ssm:StartSession", m.DocumentARN(doc), nil); err != nil {
 			return nil, err
 		}
 	} else {
+		// The default shell document is checked only where a policy opts in
+		// with ssm:SessionDocumentAccessCheck (AWS: "Enforce a session
+		// document permission check"); then it needs explicit permission.
 		doc = DefaultDocument
+		if p.Mentions("ssm:SessionDocumentAccessCheck") {
+			if err := m.cfg.Auth.Authorize(p, "ssm:StartSession", m.DocumentARN(doc),
+				map[string][]string{"ssm:SessionDocumentAccessCheck": {"true"}}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if doc != DefaultDocument {
 		return nil, api.Errorf(api.CodeInvalidDocument, "Document %s does not exist or is not a Session document this server runs yet", doc)

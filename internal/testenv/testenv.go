@@ -272,10 +272,21 @@ type Result struct {
 // CLI runs `tether args...` with stdin and waits (at most a minute).
 func (s *Server) CLI(stdin string, args ...string) Result {
 	s.t.Helper()
+	return s.CLIEnv(nil, stdin, args...)
+}
+
+// As returns the environment that makes the CLI use an access key.
+func As(accessKeyID, secret string) []string {
+	return []string{"TETHER_ACCESS_KEY_ID=" + accessKeyID, "TETHER_SECRET_ACCESS_KEY=" + secret}
+}
+
+// CLIEnv is CLI with extra environment (e.g. As(...)).
+func (s *Server) CLIEnv(env []string, stdin string, args ...string) Result {
+	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.Bins.CLI, args...)
-	cmd.Env = append(os.Environ(), s.Env()...)
+	cmd.Env = append(append(os.Environ(), s.Env()...), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
