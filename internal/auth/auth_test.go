@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,5 +189,32 @@ func TestSecretsAreSealed(t *testing.T) {
 	st2, _ := os.Stat(p)
 	if !bytes.Equal(k1, k2) || st2.Mode().Perm() != 0o600 {
 		t.Fatalf("key file mode %v, stable %v", st2.Mode().Perm(), bytes.Equal(k1, k2))
+	}
+}
+
+func TestSourceIPTrustsOnlyConfiguredProxies(t *testing.T) {
+	a, _ := newAuthority(t)
+	a.cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	for _, tc := range []struct {
+		name, remote, xff, want string
+	}{
+		{"direct client, header ignored", "192.0.2.7:1234", "203.0.113.9", "192.0.2.7"},
+		{"through a trusted proxy", "10.1.2.3:443", "203.0.113.9", "203.0.113.9"},
+		{"spoofed left-most hop ignored", "10.1.2.3:443", "198.51.100.1, 203.0.113.9", "203.0.113.9"},
+		{"chain of trusted proxies", "10.1.2.3:443", "203.0.113.9, 10.9.9.9", "203.0.113.9"},
+		{"garbage stops the chain", "10.1.2.3:443", "203.0.113.9, not-an-ip", "10.1.2.3"},
+		{"IPv6 loopback proxy", "[::1]:443", "2001:db8::5", "2001:db8::5"},
+		{"all hops trusted", "10.1.2.3:443", "10.4.4.4", "10.4.4.4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := http.NewRequest(http.MethodPost, "http://x/", nil)
+			r.RemoteAddr = tc.remote
+			if tc.xff != "" {
+				r.Header.Set("X-Forwarded-For", tc.xff)
+			}
+			if got := a.SourceIP(r); got != tc.want {
+				t.Fatalf("SourceIP = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
