@@ -82,8 +82,9 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 	return us, nil
 }
 
-// DeleteUser implements store.Store. Policies and keys go by foreign-key
-// cascade; tags have no foreign key and are deleted here.
+// DeleteUser implements store.Store. Inline policies, keys, group
+// memberships and policy attachments go by foreign-key cascade (see
+// migrations 0001 and 0002); tags have no foreign key and are deleted here.
 func (s *Store) DeleteUser(ctx context.Context, name string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		if err := execOne(ctx, tx, `DELETE FROM users WHERE name = ?`, name); err != nil {

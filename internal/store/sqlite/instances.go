@@ -238,6 +238,8 @@ func requireResource(ctx context.Context, q queryer, rt store.ResourceType, id s
 	switch rt {
 	case store.ResourceUser:
 		query = `SELECT 1 FROM users WHERE name = ?`
+	case store.ResourceGroup:
+		query = `SELECT 1 FROM groups WHERE name = ?`
 	case store.ResourceActivation:
 		query = `SELECT 1 FROM activations WHERE id = ?`
 	case store.ResourceManagedInstance:

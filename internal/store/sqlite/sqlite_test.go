@@ -479,3 +479,85 @@ func TestUpdateSessionPanic(t *testing.T) {
 		t.Fatalf("session after a panicked and a good update: %+v", got)
 	}
 }
+
+// TestUpgradeFrom0001 opens a database that an older Tether left at schema
+// 0001, with a user in it: 0002 is applied, the user survives and can join
+// groups and hold managed policies.
+func TestUpgradeFrom0001(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "tether.db")
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, path)
+	if _, err := s.w.ExecContext(ctx, `DROP TABLE policy_attachments; DROP TABLE policy_versions;
+		DROP TABLE managed_policies; DROP TABLE group_policies; DROP TABLE group_members; DROP TABLE groups;
+		DELETE FROM schema_migrations WHERE version > 1`); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, s.w, ms[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUser(ctx, store.User{Name: "alice", ID: "AIDAAAAAAAAAAAAAAAAAA", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t, path)
+	defer s.Close()
+	var top int
+	if err := s.r.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&top); err != nil {
+		t.Fatal(err)
+	}
+	if top != len(ms) {
+		t.Fatalf("schema version after upgrade: %d, want %d", top, len(ms))
+	}
+	if _, err := s.GetUser(ctx, "alice"); err != nil {
+		t.Fatalf("GetUser after upgrade: %v", err)
+	}
+	if err := s.CreateGroup(ctx, store.Group{Name: "devs", ID: "AGPAAAAAAAAAAAAAAAAAA", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddUserToGroup(ctx, "devs", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateManagedPolicy(ctx, store.ManagedPolicy{Name: "P", ID: "ANPAAAAAAAAAAAAAAAAAA", CreatedAt: t0}, "{}"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AttachPolicy(ctx, store.PrincipalUser, "alice", "P"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteUser(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteManagedPolicy(ctx, "P"); err != nil {
+		t.Fatalf("DeleteManagedPolicy after its only holder was deleted: %v", err)
+	}
+}
+
+// TestDefaultVersionIntegrity checks the schema itself, below the store's
+// own checks: the default version of a policy cannot be deleted, nor a
+// policy left pointing at a version that does not exist.
+func TestDefaultVersionIntegrity(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "tether.db"))
+	defer s.Close()
+	if err := s.CreateManagedPolicy(ctx, store.ManagedPolicy{Name: "P", ID: "ANPAAAAAAAAAAAAAAAAAA", CreatedAt: t0}, "{}"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DELETE FROM policy_versions WHERE policy_name = 'P' AND version = 1`,
+		`UPDATE managed_policies SET default_version = 2, last_version = 2 WHERE name = 'P'`,
+		`INSERT INTO managed_policies (name, id, description, default_version, last_version) VALUES ('Q', 'ANPAQ', '', 1, 1)`,
+	} {
+		if _, err := s.w.ExecContext(ctx, q); err == nil {
+			t.Errorf("%s: no error", q)
+		}
+	}
+	if _, err := s.GetPolicyVersion(ctx, "P", "v1"); err != nil {
+		t.Fatalf("GetPolicyVersion v1: %v", err)
+	}
+}

@@ -310,15 +310,16 @@ func testDeleteInstanceRemovesTags(t *testing.T, s store.Store) {
 
 func testTags(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	// The same id under three resource types: three separate tag sets.
+	// The same id under four resource types: four separate tag sets.
 	const id = "shared-id"
 	ok(t, s.CreateUser(ctx, user(id)), "CreateUser")
+	ok(t, s.CreateGroup(ctx, group(id)), "CreateGroup")
 	ok(t, s.CreateActivation(ctx, activation(id, 1, at(time.Hour))), "CreateActivation")
 	ok(t, s.CreateActivation(ctx, activation("act", 1, at(time.Hour))), "CreateActivation")
 	inst := instance(id)
 	ok(t, s.RegisterInstance(ctx, "act", inst, t0), "RegisterInstance")
 
-	for _, rt := range []store.ResourceType{store.ResourceUser, store.ResourceActivation, store.ResourceManagedInstance} {
+	for _, rt := range []store.ResourceType{store.ResourceUser, store.ResourceGroup, store.ResourceActivation, store.ResourceManagedInstance} {
 		t.Run(string(rt), func(t *testing.T) {
 			tags, err := s.ListTags(ctx, rt, id)
 			wantEmpty(t, "ListTags before any", tags, err)
@@ -354,7 +355,7 @@ func testTags(t *testing.T, s store.Store) {
 // (which may drive tag-based authorisation) to the next user of that name.
 func testTagsMissingResource(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	for _, rt := range []store.ResourceType{store.ResourceUser, store.ResourceActivation, store.ResourceManagedInstance} {
+	for _, rt := range []store.ResourceType{store.ResourceUser, store.ResourceGroup, store.ResourceActivation, store.ResourceManagedInstance} {
 		t.Run(string(rt), func(t *testing.T) {
 			wantErr(t, s.AddTags(ctx, rt, "missing", []store.Tag{{Key: "k", Value: "v"}}), store.ErrNotFound, "AddTags")
 			wantErr(t, s.RemoveTags(ctx, rt, "missing", []string{"k"}), store.ErrNotFound, "RemoveTags")
