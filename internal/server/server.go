@@ -151,6 +151,12 @@ func randomAccount() string {
 	return fmt.Sprintf("%012d", n.Int64()+1e11)
 }
 
+// Close releases what New opened, for a Server that never served.
+func (s *Server) Close() error {
+	s.audit.Close()
+	return s.store.Close()
+}
+
 // Account returns the 12-digit account id.
 func (s *Server) Account() string { return s.account }
 

@@ -10,12 +10,15 @@ import (
 
 	"github.com/tetherhq/tether/internal/config"
 	"github.com/tetherhq/tether/internal/logging"
+	"github.com/tetherhq/tether/internal/profile"
 	"github.com/tetherhq/tether/internal/server"
 )
 
 const usage = `usage:
   tetherd dev [--listen 127.0.0.1:7443] [--data-dir DIR]   server + local agent + admin, for trying Tether
   tetherd serve --config FILE                             the production server
+  tetherd bootstrap --config FILE [--user admin] [--write-profile]
+                                                          create the first admin and its access key
   tetherd --check-config FILE                             validate a configuration file
 `
 
@@ -46,7 +49,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%s: OK (listen %s, data dir %s, region %s)\n", args[1], c.Listen, c.DataDir, c.Region)
 		return 0
-	case "dev", "serve":
+	case "dev", "serve", "bootstrap":
 	default:
 		fmt.Fprintf(stderr, "tetherd: unknown command %q\n%s", args[0], usage)
 		return 2
@@ -59,6 +62,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&flags.DataDir, "data-dir", "", "data directory (default ~/.local/share/tether)")
 	fs.StringVar(&flags.LogLevel, "log-level", "", "debug, info, warn or error")
 	idle := fs.Duration("idle-timeout", 0, "end sessions without traffic after this long (default 20m)")
+	adminName := fs.String("user", "admin", "bootstrap: the admin user's name")
+	writeProfile := fs.Bool("write-profile", false, "bootstrap: write the CLI profile (TETHER_CONFIG_DIR or ~/.config/tether)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -68,8 +73,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-	} else if args[0] == "serve" {
-		fmt.Fprintln(stderr, "tetherd serve: --config FILE is required (try `tetherd dev` to experiment)")
+	} else if args[0] != "dev" {
+		fmt.Fprintf(stderr, "tetherd %s: --config FILE is required (try `tetherd dev` to experiment)\n", args[0])
 		return 2
 	}
 	if err := config.ApplyEnv(&c, os.Getenv); err != nil {
@@ -88,6 +93,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := logging.New(stderr, c.LogLevel)
 	var err error
+	if args[0] == "bootstrap" {
+		return bootstrap(ctx, c, *adminName, *writeProfile, stdout, stderr)
+	}
 	if args[0] == "dev" {
 		err = server.RunDev(ctx, server.DevOptions{Config: c, Logger: log, Out: stdout})
 	} else {
@@ -107,4 +115,36 @@ func overlay(dst *string, v string) {
 	if v != "" {
 		*dst = v
 	}
+}
+
+// bootstrap creates (or shows) the first admin's credentials. It needs the
+// data dir (database and server key), so only someone with the server's
+// files can run it.
+func bootstrap(ctx context.Context, c config.Server, name string, writeProfile bool, stdout, stderr io.Writer) int {
+	s, err := server.New(ctx, c, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "tetherd bootstrap:", err)
+		return 1
+	}
+	defer s.Close()
+	admin, err := s.BootstrapAdmin(ctx, name)
+	if err != nil {
+		fmt.Fprintln(stderr, "tetherd bootstrap:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "Admin user %s (full access)\n  aws_access_key_id     = %s\n  aws_secret_access_key = %s\n  endpoint_url          = %s\n  region                = %s\n",
+		admin.UserName, admin.AccessKeyID, admin.SecretAccessKey, s.URL(), s.Region())
+	if writeProfile {
+		dir, err := profile.Dir()
+		if err == nil {
+			err = profile.Save(dir, profile.Profile{Name: "default", Endpoint: s.URL(), Region: s.Region(),
+				AccessKeyID: admin.AccessKeyID, SecretAccessKey: admin.SecretAccessKey})
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "tetherd bootstrap: write profile:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "CLI profile written to %s\n", dir)
+	}
+	return 0
 }

@@ -249,6 +249,9 @@ func StartDevWith(t testing.TB, o Options) *Server {
 	return s
 }
 
+// SetT binds a Server built by hand (not by StartDev) to a test.
+func (s *Server) SetT(t testing.TB) { s.t = t }
+
 // Env returns the environment a CLI run against this server needs.
 func (s *Server) Env() []string {
 	return append([]string{"TETHER_CONFIG_DIR=" + s.ConfigDir}, s.ExtraEnv...)
