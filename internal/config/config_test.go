@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestCheckAndSetDefaults(t *testing.T) {
 		LogLevel:    "info",
 		IdleTimeout: Duration(20 * time.Minute),
 	}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults = %+v; want %+v", c, want)
 	}
 
@@ -32,7 +33,7 @@ func TestCheckAndSetDefaults(t *testing.T) {
 	if err := got.CheckAndSetDefaults(); err != nil {
 		t.Fatal(err)
 	}
-	if got != set {
+	if !reflect.DeepEqual(got, set) {
 		t.Errorf("CheckAndSetDefaults changed %+v to %+v", set, got)
 	}
 }
@@ -123,7 +124,7 @@ idle_timeout: 5m
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got != tt.want {
+				if !reflect.DeepEqual(got, tt.want) {
 					t.Errorf("LoadFile = %+v; want %+v", got, tt.want)
 				}
 				return
@@ -159,7 +160,7 @@ func TestLoadFileOverlays(t *testing.T) {
 	if err := LoadFile(path, &c); err != nil {
 		t.Fatal(err)
 	}
-	if want := (Server{Listen: "127.0.0.1:1", Region: "eu-west-1"}); c != want {
+	if want := (Server{Listen: "127.0.0.1:1", Region: "eu-west-1"}); !reflect.DeepEqual(c, want) {
 		t.Errorf("LoadFile = %+v; want %+v", c, want)
 	}
 }
@@ -198,7 +199,7 @@ func TestApplyEnv(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("ApplyEnv = %+v; want %+v", got, tt.want)
 			}
 		})
