@@ -46,12 +46,17 @@ func RunDev(ctx context.Context, o DevOptions) error {
 	}
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
+	// The local agent stops only after the server has ended its sessions,
+	// so clients learn "server shutting down", not an agent's goodbye.
+	actx, astop := context.WithCancel(context.Background())
+	defer astop()
 	var wg sync.WaitGroup
 	serveErr := make(chan error, 1)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		serveErr <- s.Serve(sctx)
+		astop()
 	}()
 	defer wg.Wait()
 
@@ -100,7 +105,7 @@ func RunDev(ctx context.Context, o DevOptions) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := ag.Run(sctx); err != nil {
+		if err := ag.Run(actx); err != nil {
 			log.Error("local agent stopped", "err", err)
 		}
 	}()
