@@ -19,6 +19,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime"
 	"strings"
@@ -55,6 +56,10 @@ type Config struct {
 	Logger     *slog.Logger
 	// Shell overrides the login shell of the agent's user.
 	Shell string
+	// DeniedNetworks are destinations port sessions to a remote host may
+	// not reach (default DefaultDeniedNetworks; set an empty non-nil slice
+	// to allow everything).
+	DeniedNetworks []netip.Prefix
 }
 
 // Agent runs on a managed host.
@@ -64,7 +69,33 @@ type Agent struct {
 
 	mu       sync.Mutex
 	sessions map[string]context.CancelFunc
+	ctrl     *websocket.Conn // the current control channel, nil while down
 	wg       sync.WaitGroup
+}
+
+// MessageTunnelEvent is the control-channel message type carrying a
+// TunnelEvent (JSON) from the agent to the server's audit log.
+const MessageTunnelEvent = "tether_tunnel_event"
+
+// reportTunnel sends a forwarded connection's record to the server. Events
+// while the control channel is down are logged locally only.
+func (a *Agent) reportTunnel(ev TunnelEvent) {
+	a.cfg.Logger.Info("forwarded connection ended", "session_id", ev.SessionID, "destination", ev.Destination,
+		"bytes_in", ev.BytesIn, "bytes_out", ev.BytesOut, "duration", ev.End.Sub(ev.Start).Round(time.Millisecond), "err", ev.Error)
+	a.mu.Lock()
+	c := a.ctrl
+	a.mu.Unlock()
+	if c == nil {
+		return
+	}
+	payload, _ := json.Marshal(ev)
+	b, err := (&datachannel.Message{MessageType: MessageTunnelEvent, Payload: payload}).MarshalBinary()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c.Write(ctx, websocket.MessageBinary, b)
 }
 
 // New loads the identity from the state dir.
@@ -78,6 +109,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+	}
+	if cfg.DeniedNetworks == nil {
+		cfg.DeniedNetworks = DefaultDeniedNetworks
 	}
 	return &Agent{cfg: cfg, id: id, sessions: map[string]context.CancelFunc{}}, nil
 }
@@ -248,6 +282,14 @@ func (a *Agent) connectOnce(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	log.Info("control channel open", "endpoint", a.id.Endpoint)
+	a.mu.Lock()
+	a.ctrl = c
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.ctrl = nil
+		a.mu.Unlock()
+	}()
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -302,6 +344,17 @@ func (a *Agent) connectOnce(ctx context.Context, log *slog.Logger) error {
 			if json.Unmarshal(msg.Payload, &cc) == nil {
 				a.cancelSession(cc.SessionId)
 			}
+		case MessageSSHPublicKey:
+			var k PushedKey
+			if err := json.Unmarshal(msg.Payload, &k); err != nil || k.OSUser == "" || k.PublicKey == "" {
+				log.Warn("bad pushed ssh key", "err", err)
+				continue
+			}
+			if err := addPushedKey(a.cfg.StateDir, k, time.Now()); err != nil {
+				log.Error("store pushed ssh key", "err", err)
+				continue
+			}
+			log.Info("ssh public key accepted", "os_user", k.OSUser, "expires", k.ExpiresAt, "principal", k.Principal)
 		}
 	}
 }

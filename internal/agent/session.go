@@ -23,6 +23,7 @@ import (
 
 	"github.com/tetherhq/tether/internal/api"
 	"github.com/tetherhq/tether/internal/datachannel"
+	"github.com/tetherhq/tether/internal/document"
 	"github.com/tetherhq/tether/internal/wstransport"
 )
 
@@ -103,15 +104,78 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 	}
 	sendState("Connected", nil, "")
 
+	doc, err := document.Parse(task.DocumentContent, "JSON")
+	if err != nil {
+		sendState("Terminating", nil, "the session document is not valid: "+err.Error())
+		return err
+	}
+	var props json.RawMessage
+	if doc.SessionType == document.SessionPort {
+		if props, err = doc.Render(task.Parameters); err != nil {
+			sendState("Terminating", nil, "the session document's properties: "+err.Error())
+			return err
+		}
+	}
+	resp, err := handshake(sctx, stream, doc.SessionType, props)
+	if err != nil {
+		log.Warn("handshake failed", "err", err)
+		sendState("Terminating", nil, err.Error())
+		return err
+	}
+	var exit *int
+	var reason string
+	switch doc.SessionType {
+	case document.SessionStandardStream:
+		exit, reason, err = a.runShell(ctx, sctx, stream, task, runDone, log)
+		if err != nil {
+			return err
+		}
+	case document.SessionPort:
+		pp, perr := doc.Port(task.Parameters)
+		if perr != nil {
+			sendState("Terminating", nil, perr.Error())
+			return perr
+		}
+		ps := &portSession{a: a, log: log, sid: task.SessionID, stream: stream, props: pp, client: resp.ClientVersion}
+		log.Info("port session running", "type", pp.Type, "port", pp.PortNumber, "host", pp.Host, "client_version", resp.ClientVersion)
+		if perr := ps.run(sctx); perr != nil {
+			reason = perr.Error()
+		}
+		if reason == "" && ctx.Err() != nil {
+			reason = "agent shutting down"
+		}
+		waitDelivered(sctx, stream)
+	default:
+		reason = "session type " + doc.SessionType + " is not supported by this agent yet"
+	}
+	if exit != nil || reason != "" || sctx.Err() == nil {
+		sendState("Terminating", exit, reason)
+	}
+	cancel()
+	c.Close(websocket.StatusNormalClosure, "session over")
+	<-runDone
+	if exit != nil {
+		log.Info("session finished", "exit_code", *exit)
+	} else {
+		log.Info("session finished", "reason", reason)
+	}
+	return nil
+}
+
+// runShell runs the user's shell for a Standard_Stream session until it
+// exits (exit status), the session is cancelled (sctx), or the data channel
+// is lost (runDone; returned as an error).
+func (a *Agent) runShell(ctx, sctx context.Context, stream *datachannel.Stream, task api.SessionTask, runDone <-chan error, log *slog.Logger) (exit *int, reason string, err error) {
 	sh, err := startShell(a.cfg.Shell, !task.NoPty)
 	if err != nil {
 		log.Error("start shell", "err", err)
-		sendState("Terminating", nil, "could not start a shell: "+err.Error())
-		return err
+		return nil, "could not start a shell: " + err.Error(), nil
 	}
 	log.Info("session running", "pty", !task.NoPty, "pid", sh.cmd.Process.Pid)
-
+	icctx, icancel := context.WithCancel(sctx)
+	defer icancel()
 	var wg sync.WaitGroup
+	defer wg.Wait()
 	wg.Add(2)
 	outputDone := make(chan struct{})
 	go func() { // shell output → client
@@ -122,7 +186,7 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 	go func() { // client input → shell
 		defer wg.Done()
 		for {
-			pt, p, err := stream.Recv(sctx)
+			pt, p, err := stream.Recv(icctx)
 			if err != nil {
 				return
 			}
@@ -146,8 +210,6 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 
 	waitDone := make(chan error, 1)
 	go func() { waitDone <- sh.cmd.Wait() }()
-	var exit *int
-	reason := ""
 	select {
 	case werr := <-waitDone:
 		code := exitCode(werr)
@@ -160,25 +222,20 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 		}
 	case err := <-runDone:
 		sh.terminate(waitDone)
+		sh.closeIO()
+		icancel()
 		log.Warn("data channel lost", "err", err)
-		return err
+		return nil, "", err
 	}
 	// Forward what the shell wrote before it exited.
 	sh.lastOutput.Store(time.Now().UnixNano())
 	sh.drain(outputDone, time.Second)
 	sh.closeIO()
+	icancel()
 	if exit != nil {
 		waitDelivered(sctx, stream)
-		sendState("Terminating", exit, "")
-	} else if reason != "" {
-		sendState("Terminating", nil, reason)
 	}
-	cancel()
-	wg.Wait()
-	c.Close(websocket.StatusNormalClosure, "session over")
-	<-runDone
-	log.Info("session finished", "exit_code", exit)
-	return nil
+	return exit, reason, nil
 }
 
 func waitAttached(ctx context.Context, s *datachannel.Stream) error {

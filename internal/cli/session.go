@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/xtaci/smux"
 	"golang.org/x/term"
 
 	"github.com/tetherhq/tether/internal/api"
@@ -21,7 +24,8 @@ import (
 )
 
 // ClientVersion is what the CLI reports on the data channel. Four numeric
-// parts, like the official plugin's, because agents compare it numerically.
+// parts, like the official plugin's, because agents compare it numerically
+// (≥ 1.1.70: smux for port forwarding; > 1.2.331.0: no smux keep-alive).
 const ClientVersion = "1.3.0.1"
 
 // sessionIO is the terminal side of a session.
@@ -38,6 +42,16 @@ type sessionResult struct {
 	exitCode *int
 	output   string
 	quit     bool // the user typed ~.
+}
+
+// portProperties are the Port session properties the handshake carries.
+type portProperties struct {
+	PortNumber          string `json:"portNumber"`
+	Type                string `json:"type"`
+	LocalPortNumber     string `json:"localPortNumber"`
+	Host                string `json:"host"`
+	LocalUnixSocket     string `json:"localUnixSocket"`
+	LocalConnectionType string `json:"localConnectionType"`
 }
 
 // runSession attaches to a started session's data channel and runs it.
@@ -80,44 +94,171 @@ func runSession(ctx context.Context, c *Client, out api.StartSessionOutput, sio 
 	runErr := make(chan error, 1)
 	go func() { runErr <- stream.Run(sctx, wstransport.Conn{C: conn}) }()
 
+	// The mode runs until the session ends one way or another.
+	modeCtx, modeCancel := context.WithCancel(sctx)
+	defer modeCancel()
+	quit := make(chan struct{})
+	modeDone := make(chan error, 1)
+	go func() {
+		modeDone <- runMode(modeCtx, c, stream, out.SessionID, sio, quit)
+	}()
+
+	var retErr error
+	terminate := func() {
+		tctx, tcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		c.Call(tctx, api.TargetSSM+"TerminateSession", api.SessionIDInput{SessionID: out.SessionID}, nil)
+		tcancel()
+	}
+	select {
+	case <-closed:
+	case <-quit:
+		res.quit = true
+		terminate()
+	case err := <-modeDone:
+		if err != nil {
+			retErr = err
+		}
+		// The mode ended by itself (stdin closed in SSH mode): end the
+		// session and wait briefly for channel_closed.
+		terminate()
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+		}
+	case <-ctx.Done():
+		terminate()
+		retErr = ctx.Err()
+	case err := <-runErr:
+		if err == nil {
+			err = errors.New("data channel closed")
+		}
+		retErr = fmt.Errorf("lost the data channel: %w", err)
+	}
+	// Everything before channel_closed is already queued: let the mode
+	// drain it, then stop.
+	stream.Close()
+	select {
+	case <-modeDone:
+	case <-time.After(5 * time.Second):
+	}
+	modeCancel()
+	cancel()
+	mu.Lock()
+	defer mu.Unlock()
+	return res, retErr
+}
+
+// runMode performs the handshake (if the agent asks for one) and runs the
+// session in the mode it names.
+func runMode(ctx context.Context, c *Client, s *datachannel.Stream, sid string, sio sessionIO, quit chan<- struct{}) error {
+	pt, p, err := s.Recv(ctx)
+	if err != nil {
+		return nil
+	}
+	if pt != datachannel.PayloadHandshakeRequest {
+		// An agent that does not handshake: a shell, starting with output.
+		return runShellMode(ctx, s, sio, quit, p)
+	}
+	sessionType, props, err := answerHandshake(ctx, s, p)
+	if err != nil {
+		return err
+	}
+	// Wait for HandshakeComplete; it may carry a message for the user.
+	for {
+		pt, p, err := s.Recv(ctx)
+		if err != nil {
+			return nil
+		}
+		if pt == datachannel.PayloadHandshakeComplete {
+			var hc datachannel.HandshakeComplete
+			if json.Unmarshal(p, &hc) == nil && hc.CustomerMessage != "" {
+				fmt.Fprintln(sio.stderr, hc.CustomerMessage)
+			}
+			break
+		}
+	}
+	if sessionType != "Port" {
+		return runShellMode(ctx, s, sio, quit, nil)
+	}
+	var pp portProperties
+	if len(props) > 0 {
+		if err := json.Unmarshal(props, &pp); err != nil {
+			return fmt.Errorf("bad port properties from the agent: %w", err)
+		}
+	}
+	if pp.Type == "LocalPortForwarding" {
+		return runPortForward(ctx, s, sid, pp, sio)
+	}
+	return runStdioForward(ctx, s, sio)
+}
+
+// answerHandshake replies to a HandshakeRequest and returns the session
+// type and properties it asked for.
+func answerHandshake(ctx context.Context, s *datachannel.Stream, p []byte) (string, json.RawMessage, error) {
+	var req datachannel.HandshakeRequest
+	if err := json.Unmarshal(p, &req); err != nil {
+		return "", nil, fmt.Errorf("bad handshake request from the agent: %w", err)
+	}
+	resp := datachannel.HandshakeResponse{ClientVersion: ClientVersion}
+	var sessionType string
+	var props json.RawMessage
+	for _, a := range req.RequestedClientActions {
+		switch a.ActionType {
+		case datachannel.ActionSessionType:
+			var st datachannel.SessionTypeRequest
+			json.Unmarshal(a.ActionParameters, &st)
+			pa := datachannel.ProcessedClientAction{ActionType: a.ActionType, ActionStatus: datachannel.ActionSuccess}
+			switch st.SessionType {
+			case "Standard_Stream", "InteractiveCommands", "NonInteractiveCommands", "Port":
+				sessionType, props = st.SessionType, st.Properties
+			default:
+				pa.ActionStatus, pa.Error = datachannel.ActionFailed, "unknown session type "+st.SessionType
+			}
+			resp.ProcessedClientActions = append(resp.ProcessedClientActions, pa)
+		case datachannel.ActionKMSEncryption:
+			resp.ProcessedClientActions = append(resp.ProcessedClientActions, datachannel.ProcessedClientAction{
+				ActionType: a.ActionType, ActionStatus: datachannel.ActionFailed, Error: "this tether CLI does not support KMS encryption yet"})
+		default:
+			resp.ProcessedClientActions = append(resp.ProcessedClientActions, datachannel.ProcessedClientAction{
+				ActionType: a.ActionType, ActionStatus: datachannel.ActionUnsupported})
+		}
+	}
+	b, _ := json.Marshal(resp)
+	if err := s.Send(ctx, datachannel.PayloadHandshakeResponse, b); err != nil {
+		return "", nil, err
+	}
+	if sessionType == "" {
+		return "", nil, errors.New("the agent asked for no session type")
+	}
+	return sessionType, props, nil
+}
+
+// runShellMode is the interactive (or piped) shell: terminal in raw mode,
+// size updates, `~.`, stdout/stderr apart.
+func runShellMode(ctx context.Context, s *datachannel.Stream, sio sessionIO, quit chan<- struct{}, first []byte) error {
 	if sio.tty != nil {
 		state, err := term.MakeRaw(int(sio.tty.Fd()))
 		if err == nil {
 			defer term.Restore(int(sio.tty.Fd()), state)
 		}
-		sendSize(sctx, stream, sio.tty)
+		sendSize(ctx, s, sio.tty)
 		winch := make(chan os.Signal, 1)
 		signal.Notify(winch, syscall.SIGWINCH)
 		defer signal.Stop(winch)
 		go func() {
 			for {
 				select {
-				case <-sctx.Done():
+				case <-ctx.Done():
 					return
 				case <-winch:
-					sendSize(sctx, stream, sio.tty)
+					sendSize(ctx, s, sio.tty)
 				}
 			}
 		}()
 	}
-
-	outputDone := make(chan struct{})
-	go func() { // agent → terminal
-		defer close(outputDone)
-		for {
-			pt, p, err := stream.Recv(context.Background())
-			if err != nil {
-				return
-			}
-			switch pt {
-			case datachannel.PayloadOutput:
-				sio.stdout.Write(p)
-			case datachannel.PayloadStdErr:
-				sio.stderr.Write(p)
-			}
-		}
-	}()
-	quit := make(chan struct{})
+	if len(first) > 0 {
+		sio.stdout.Write(first)
+	}
 	go func() { // terminal → agent
 		buf := make([]byte, 32<<10)
 		var esc escapeFilter
@@ -132,48 +273,180 @@ func runSession(ctx context.Context, c *Client, out api.StartSessionOutput, sio 
 						return
 					}
 				}
-				if len(p) > 0 && stream.Send(sctx, datachannel.PayloadOutput, p) != nil {
+				if len(p) > 0 && s.Send(ctx, datachannel.PayloadOutput, p) != nil {
 					return
 				}
 			}
 			if err != nil {
 				if sio.tty == nil {
-					stream.Send(sctx, datachannel.PayloadFlag, datachannel.EncodeFlag(datachannel.FlagTetherInputEOF))
+					s.Send(ctx, datachannel.PayloadFlag, datachannel.EncodeFlag(datachannel.FlagTetherInputEOF))
 				}
 				return
 			}
 		}
 	}()
-
-	var retErr error
-	select {
-	case <-closed:
-	case <-quit:
-		res.quit = true
-		tctx, tcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		c.Call(tctx, api.TargetSSM+"TerminateSession", api.SessionIDInput{SessionID: out.SessionID}, nil)
-		tcancel()
-	case <-ctx.Done():
-		tctx, tcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		c.Call(tctx, api.TargetSSM+"TerminateSession", api.SessionIDInput{SessionID: out.SessionID}, nil)
-		tcancel()
-		retErr = ctx.Err()
-	case err := <-runErr:
-		if err == nil {
-			err = errors.New("data channel closed")
+	for { // agent → terminal, until the stream is closed and drained
+		pt, p, err := s.Recv(context.Background())
+		if err != nil {
+			return nil
 		}
-		retErr = fmt.Errorf("lost the data channel: %w", err)
+		switch pt {
+		case datachannel.PayloadOutput:
+			sio.stdout.Write(p)
+		case datachannel.PayloadStdErr:
+			sio.stderr.Write(p)
+		}
 	}
-	// Everything before channel_closed is already queued: drain it.
-	stream.Close()
+}
+
+func smuxConfig() *smux.Config {
+	cfg := smux.DefaultConfig()
+	cfg.Version = 1
+	cfg.KeepAliveDisabled = true // our agents are above 3.1.1511.0, as the plugin checks
+	cfg.MaxReceiveBuffer = 16 << 20
+	cfg.MaxStreamBuffer = 4 << 20
+	return cfg
+}
+
+// runPortForward listens locally and carries each accepted connection as
+// one smux stream, as the official plugin does.
+func runPortForward(ctx context.Context, s *datachannel.Stream, sid string, pp portProperties, sio sessionIO) error {
+	var ln net.Listener
+	var err error
+	if pp.LocalConnectionType == "unix" && pp.LocalUnixSocket != "" {
+		ln, err = net.Listen("unix", pp.LocalUnixSocket)
+	} else {
+		port := pp.LocalPortNumber
+		if port == "" {
+			port = "0"
+		}
+		ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	}
+	if err != nil {
+		return fmt.Errorf("listen for port forwarding: %w", err)
+	}
+	defer ln.Close()
+	if ta, ok := ln.Addr().(*net.TCPAddr); ok {
+		fmt.Fprintf(sio.stdout, "Port %s opened for sessionId %s.\n", strconv.Itoa(ta.Port), sid)
+	} else {
+		fmt.Fprintf(sio.stdout, "Unix socket %s opened for sessionId %s.\n", pp.LocalUnixSocket, sid)
+	}
+	fmt.Fprintln(sio.stdout, "Waiting for connections...")
+	conn := datachannel.NewConn(s, func(pt datachannel.PayloadType, b []byte) {
+		if pt == datachannel.PayloadFlag {
+			if f, _ := datachannel.DecodeFlag(b); f == datachannel.FlagConnectToPortError {
+				fmt.Fprintln(sio.stderr, "Connection to destination port failed, check the agent's log.")
+			}
+		}
+	})
+	defer conn.Close()
+	sess, err := smux.Client(conn, smuxConfig())
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	ended := make(chan struct{})
+	go func() {
+		// The agent never opens streams toward us, so AcceptStream returns
+		// only when the underlying stream fails: the session has ended.
+		sess.AcceptStream()
+		close(ended)
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-ended:
+		}
+		ln.Close()
+		sess.Close()
+	}()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		local, err := ln.Accept()
+		if err != nil {
+			return nil
+		}
+		st, err := sess.OpenStream()
+		if err != nil {
+			local.Close()
+			return nil
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pipe(local, st)
+		}()
+	}
+}
+
+// pipe copies both ways until both directions end.
+func pipe(a net.Conn, b io.ReadWriteCloser) {
+	done := make(chan struct{})
+	go func() {
+		io.Copy(b, a)
+		b.Close()
+		close(done)
+	}()
+	io.Copy(a, b)
+	if tc, ok := a.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	} else {
+		a.Close()
+	}
+	<-done
+	a.Close()
+}
+
+// runStdioForward carries stdin/stdout as the single connection (SSH's
+// ProxyCommand). It returns when stdin ends; the caller then ends the
+// session.
+func runStdioForward(ctx context.Context, s *datachannel.Stream, sio sessionIO) error {
+	inDone := make(chan struct{})
+	go func() {
+		defer close(inDone)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := sio.stdin.Read(buf)
+			if n > 0 && s.Send(ctx, datachannel.PayloadOutput, buf[:n]) != nil {
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	outDone := make(chan struct{})
+	go func() {
+		defer close(outDone)
+		for {
+			pt, p, err := s.Recv(context.Background())
+			if err != nil {
+				return
+			}
+			switch pt {
+			case datachannel.PayloadOutput:
+				if _, err := sio.stdout.Write(p); err != nil {
+					return
+				}
+			case datachannel.PayloadFlag:
+				if f, _ := datachannel.DecodeFlag(p); f == datachannel.FlagConnectToPortError {
+					fmt.Fprintln(sio.stderr, "Connection to destination port failed, check the agent's log.")
+				}
+			}
+		}
+	}()
 	select {
-	case <-outputDone:
-	case <-time.After(5 * time.Second):
+	case <-inDone:
+		// Give the agent a moment to deliver the destination's last words
+		// (the stream keeps them ordered before channel_closed).
+		s.WaitAcked(ctx)
+		return nil
+	case <-outDone:
+		return nil
+	case <-ctx.Done():
+		return nil
 	}
-	cancel()
-	mu.Lock()
-	defer mu.Unlock()
-	return res, retErr
 }
 
 func sendSize(ctx context.Context, s *datachannel.Stream, tty *os.File) {

@@ -203,27 +203,43 @@ func TestHostileDataChannel(t *testing.T) {
 		defer ws.CloseNow()
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		// Wait for the agent to be there (its first output): this raw
-		// client does not retransmit, and the relay drops frames for an
-		// absent side.
+		// Wait for the agent's handshake request: this raw client does not
+		// retransmit, and the relay drops frames for an absent side.
+		var hreq datachannel.Message
 		for {
 			_, f, err := ws.Read(wctx)
 			if err != nil {
-				t.Fatalf("no first output: %v", err)
+				t.Fatalf("no handshake request: %v", err)
 			}
-			if msg, err := datachannel.ParseMessage(f); err == nil && msg.MessageType == datachannel.TypeOutputStreamData {
+			if msg, err := datachannel.ParseMessage(f); err == nil && msg.MessageType == datachannel.TypeOutputStreamData &&
+				msg.PayloadType == datachannel.PayloadHandshakeRequest {
+				hreq = msg
 				break
 			}
 		}
-		m := datachannel.Message{MessageType: datachannel.TypeInputStreamData, PayloadType: datachannel.PayloadOutput, Payload: []byte("touch /tmp/should-not-exist\n")}
-		b, _ := m.MarshalBinary()
-		b[len(b)-2] ^= 0xff // corrupt the payload after the digest was computed
-		ws.Write(wctx, websocket.MessageBinary, b)
-		// The agent's stream drops it; the shell never runs it. Ask the
-		// agent for output to prove the session is alive and unchanged.
-		good := datachannel.Message{MessageType: datachannel.TypeInputStreamData, SequenceNumber: 0, PayloadType: datachannel.PayloadOutput, Payload: []byte("echo ALIVE$((1+1))\n")}
-		gb, _ := good.MarshalBinary()
-		ws.Write(wctx, websocket.MessageBinary, gb)
+		send := func(m datachannel.Message, corrupt bool) {
+			b, err := m.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if corrupt {
+				b[len(b)-2] ^= 0xff // change the payload after the digest was computed
+			}
+			if err := ws.Write(wctx, websocket.MessageBinary, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		send(datachannel.NewAcknowledge(hreq), false)
+		resp, _ := json.Marshal(datachannel.HandshakeResponse{ClientVersion: "1.3.0.1", ProcessedClientActions: []datachannel.ProcessedClientAction{
+			{ActionType: datachannel.ActionSessionType, ActionStatus: datachannel.ActionSuccess}}})
+		send(datachannel.Message{MessageType: datachannel.TypeInputStreamData, SequenceNumber: 0, PayloadType: datachannel.PayloadHandshakeResponse, Payload: resp}, false)
+		// Sequence 1, corrupted: the agent must drop it, not run it.
+		send(datachannel.Message{MessageType: datachannel.TypeInputStreamData, SequenceNumber: 1, PayloadType: datachannel.PayloadOutput,
+			Payload: []byte("touch /tmp/should-not-exist\n")}, true)
+		// Sequence 1 again, intact: it runs, which proves the corrupted one
+		// was not taken for it.
+		send(datachannel.Message{MessageType: datachannel.TypeInputStreamData, SequenceNumber: 1, PayloadType: datachannel.PayloadOutput,
+			Payload: []byte("echo ALIVE$((1+1))\n")}, false)
 		seen := ""
 		for !strings.Contains(seen, "ALIVE2") {
 			_, f, err := ws.Read(wctx)

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 
 	"github.com/tetherhq/tether/internal/agentcred"
 	"github.com/tetherhq/tether/internal/api"
+	"github.com/tetherhq/tether/internal/audit"
 	"github.com/tetherhq/tether/internal/bus"
 	"github.com/tetherhq/tether/internal/datachannel"
 	"github.com/tetherhq/tether/internal/fleet"
@@ -46,6 +48,8 @@ type Config struct {
 	Logger      *slog.Logger
 	BaseContext context.Context
 	Now         func() time.Time
+	// Audit receives the agents' records of forwarded connections.
+	Audit audit.Recorder
 }
 
 // Gateway serves agents.
@@ -65,6 +69,9 @@ func New(cfg Config) *Gateway {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = audit.Discard{}
 	}
 	return &Gateway{cfg: cfg, verifier: agentcred.NewVerifier()}
 }
@@ -171,7 +178,13 @@ func (g *Gateway) controlToken(w http.ResponseWriter, r *http.Request) {
 	if _, ok := g.authenticate(w, r, id); !ok {
 		return
 	}
-	tok, err := g.cfg.Sessions.MintToken(r.Context(), store.TokenAgentControl, id, session.AgentTokenTTL)
+	g.issueToken(w, r, store.TokenAgentControl, id)
+}
+
+// issueToken answers an agent's token request as AWS's service does:
+// 201 with an XML body holding TokenValue.
+func (g *Gateway) issueToken(w http.ResponseWriter, r *http.Request, kind store.TokenKind, subject string) {
+	tok, err := g.cfg.Sessions.MintToken(r.Context(), kind, subject, session.AgentTokenTTL)
 	if err != nil {
 		writeXMLError(w, http.StatusInternalServerError, "InternalServerError", "could not issue a token")
 		return
@@ -201,14 +214,7 @@ func (g *Gateway) dataToken(w http.ResponseWriter, r *http.Request) {
 		writeXMLError(w, http.StatusBadRequest, "ValidationException", "Session is already terminated")
 		return
 	}
-	tok, err := g.cfg.Sessions.MintToken(r.Context(), store.TokenAgentData, sid, session.AgentTokenTTL)
-	if err != nil {
-		writeXMLError(w, http.StatusInternalServerError, "InternalServerError", "could not issue a token")
-		return
-	}
-	w.Header().Set("Content-Type", "application/xml")
-	w.WriteHeader(http.StatusCreated)
-	xml.NewEncoder(w).Encode(tokenResponse{MessageSchemaVersion: "1.0", TokenValue: tok})
+	g.issueToken(w, r, store.TokenAgentData, sid)
 }
 
 func (g *Gateway) controlChannel(w http.ResponseWriter, r *http.Request) {
@@ -328,8 +334,11 @@ func (g *Gateway) controlChannel(w http.ResponseWriter, r *http.Request) {
 			c.Close(websocket.StatusPolicyViolation, "malformed frame")
 			break
 		}
-		if msg.MessageType == datachannel.TypeAgentTaskComplete {
+		switch msg.MessageType {
+		case datachannel.TypeAgentTaskComplete:
 			g.ackTask(ctx, c, msg)
+		case MessageTunnelEvent:
+			g.recordTunnel(ctx, id, msg.Payload, log)
 		}
 	}
 	cancel()
@@ -349,6 +358,46 @@ func (g *Gateway) ackTask(ctx context.Context, c *websocket.Conn, msg datachanne
 		c.Write(wctx, websocket.MessageBinary, b)
 		cancel()
 	}
+}
+
+// MessageTunnelEvent is the agent's record of one forwarded connection.
+const MessageTunnelEvent = "tether_tunnel_event"
+
+type tunnelEvent struct {
+	SessionID   string
+	Destination string
+	BytesIn     int64
+	BytesOut    int64
+	Start, End  time.Time
+	Error       string
+}
+
+// recordTunnel audits a forwarded connection, tied to its session and the
+// session's owner. An agent can only report on its own sessions.
+func (g *Gateway) recordTunnel(ctx context.Context, instance string, payload []byte, log *slog.Logger) {
+	var ev tunnelEvent
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		log.Warn("bad tunnel event", "err", err)
+		return
+	}
+	s, err := g.cfg.Sessions.Get(ctx, ev.SessionID)
+	if err != nil || s.Target != instance {
+		log.Warn("tunnel event for a session of another instance", "session_id", ev.SessionID)
+		return
+	}
+	outcome := audit.OutcomeAllowed
+	if ev.Error != "" {
+		outcome = audit.OutcomeError
+	}
+	g.cfg.Audit.Record(ctx, audit.Event{
+		Time: ev.End, Kind: "tunnel", Principal: s.Owner, Action: "forward", Resource: ev.Destination,
+		Outcome: outcome, Reason: ev.Error,
+		Details: map[string]string{
+			"sessionId": ev.SessionID, "target": instance, "bytesIn": strconv.FormatInt(ev.BytesIn, 10),
+			"bytesOut": strconv.FormatInt(ev.BytesOut, 10), "start": ev.Start.UTC().Format(time.RFC3339Nano),
+			"end": ev.End.UTC().Format(time.RFC3339Nano),
+		},
+	})
 }
 
 func remoteIP(r *http.Request) string {

@@ -107,12 +107,13 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server, err
 		st.Close()
 		return nil, err
 	}
-	s.Fleet = fleet.New(fleet.Config{Store: st, Auth: s.Auth, Bus: s.bus, Region: cfg.Region, Account: account, Logger: log})
+	s.Fleet = fleet.New(fleet.Config{Store: st, Auth: s.Auth, Bus: s.bus, Region: cfg.Region, Account: account, Logger: log,
+		SSHKeyTTL: time.Duration(cfg.SSHKeyTTL)})
 	s.Sessions = session.New(session.Config{Store: st, Auth: s.Auth, Fleet: s.Fleet, Bus: s.bus, Region: cfg.Region,
 		Account: account, StreamURL: s.streamURL, IdleTimeout: time.Duration(cfg.IdleTimeout), Logger: log})
 	s.relay = relay.New(relay.Config{Sessions: s.Sessions, Bus: s.bus, Logger: log, BaseContext: s.baseCtx})
 	s.gateway = gateway.New(gateway.Config{Store: st, Fleet: s.Fleet, Sessions: s.Sessions, Bus: s.bus,
-		Region: cfg.Region, Logger: log, BaseContext: s.baseCtx})
+		Region: cfg.Region, Logger: log, BaseContext: s.baseCtx, Audit: auditLog})
 
 	apiMux := ssmapi.New(s.Auth, log)
 	s.Fleet.Register(apiMux)

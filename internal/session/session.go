@@ -23,6 +23,7 @@ import (
 	"github.com/tetherhq/tether/internal/auth"
 	"github.com/tetherhq/tether/internal/bus"
 	"github.com/tetherhq/tether/internal/datachannel"
+	"github.com/tetherhq/tether/internal/document"
 	"github.com/tetherhq/tether/internal/fleet"
 	"github.com/tetherhq/tether/internal/ssmapi"
 	"github.com/tetherhq/tether/internal/store"
@@ -44,8 +45,37 @@ func Ended(status string) bool { return status == StatusTerminated || status == 
 // DefaultDocument is the shell document used when StartSession names none.
 const DefaultDocument = "SSM-SessionManagerRunShell"
 
-// defaultDocumentContent is the built-in preferences document's content.
-const defaultDocumentContent = `{"schemaVersion":"1.0","description":"Document to hold regional settings for Session Manager","sessionType":"Standard_Stream","inputs":{"s3BucketName":"","s3KeyPrefix":"","s3EncryptionEnabled":true,"cloudWatchLogGroupName":"","cloudWatchEncryptionEnabled":true,"cloudWatchStreamingEnabled":false,"kmsKeyId":"","runAsEnabled":false,"runAsDefaultUser":"","idleSessionTimeout":"20","maxSessionDuration":"","shellProfile":{"windows":"","linux":""}}}`
+// task is what a session stores of its start: the document content as it
+// was then and the resolved parameters, so a later document change does not
+// alter a running session.
+type task struct {
+	Parameters map[string]string `json:"parameters"`
+	Content    json.RawMessage   `json:"content"`
+}
+
+// document returns a session document's content by name. Built-in
+// documents come from the document package; custom ones are not stored yet.
+func (m *Manager) document(_ context.Context, name string) (json.RawMessage, *document.Document, error) {
+	for _, b := range document.Builtins() {
+		if b.Name == name {
+			d, err := document.Parse([]byte(b.Content), "JSON")
+			if err != nil {
+				return nil, nil, fmt.Errorf("built-in document %s: %w", name, err)
+			}
+			return json.RawMessage(b.Content), d, nil
+		}
+	}
+	return nil, nil, api.Errorf(api.CodeInvalidDocument, "Document %s does not exist in your account", name)
+}
+
+// documentError maps document errors to API errors.
+func documentError(err error) error {
+	var de *document.Error
+	if errors.As(err, &de) {
+		return api.Errorf(de.Code, "%s", de.Message)
+	}
+	return api.Errorf(api.CodeValidation, "%v", err)
+}
 
 // Token lifetimes.
 const (
@@ -185,11 +215,13 @@ func (m *Manager) startSession(ctx context.Context, p *auth.Principal, in *api.S
 			}
 		}
 	}
-	if doc != DefaultDocument {
-		return nil, api.Errorf(api.CodeInvalidDocument, "Document %s does not exist or is not a Session document this server runs yet", doc)
+	content, parsed, err := m.document(ctx, doc)
+	if err != nil {
+		return nil, err
 	}
-	if len(in.Parameters) > 0 {
-		return nil, api.Errorf(api.CodeInvalidDocument, "Document %s takes no parameters", doc)
+	params, err := parsed.ResolveParameters(in.Parameters)
+	if err != nil {
+		return nil, documentError(err)
 	}
 	if _, err := m.cfg.Store.GetInstance(ctx, in.Target); err != nil || !m.cfg.Fleet.Presence().Online(in.Target) {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -197,10 +229,10 @@ func (m *Manager) startSession(ctx context.Context, p *auth.Principal, in *api.S
 		}
 		return nil, api.Errorf(api.CodeTargetNotConnected, "%s is not connected.", in.Target)
 	}
-	params, _ := json.Marshal(in.Parameters)
+	pj, _ := json.Marshal(task{Parameters: params, Content: content})
 	s := store.Session{
 		ID: NewSessionID(p.User.Name), Target: in.Target, Owner: p.ARN, DocumentName: doc,
-		Reason: in.Reason, Status: StatusConnecting, StartDate: m.cfg.Now().UTC(), Parameters: string(params),
+		Reason: in.Reason, Status: StatusConnecting, StartDate: m.cfg.Now().UTC(), Parameters: string(pj),
 	}
 	if err := m.cfg.Store.CreateSession(ctx, s); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
@@ -352,11 +384,18 @@ var errAlreadyEnded = errors.New("session already ended")
 
 // Dispatch tells the session's agent to start it (interactive_shell).
 func (m *Manager) Dispatch(ctx context.Context, s store.Session, noPty bool) error {
-	task := api.SessionTask{
-		SessionID: s.ID, DocumentName: s.DocumentName, DocumentContent: json.RawMessage(defaultDocumentContent),
-		Parameters: map[string]string{}, SessionOwner: s.Owner, NoPty: noPty,
+	var t task
+	if err := json.Unmarshal([]byte(s.Parameters), &t); err != nil || len(t.Content) == 0 {
+		return fmt.Errorf("session %s has no resolved document", s.ID)
 	}
-	content, err := json.Marshal(task)
+	if t.Parameters == nil {
+		t.Parameters = map[string]string{}
+	}
+	st := api.SessionTask{
+		SessionID: s.ID, DocumentName: s.DocumentName, DocumentContent: t.Content,
+		Parameters: t.Parameters, SessionOwner: s.Owner, NoPty: noPty,
+	}
+	content, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}

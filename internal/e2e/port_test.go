@@ -1,0 +1,378 @@
+package e2e
+
+import (
+	"bufio"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tetherhq/tether/internal/audit"
+	"github.com/tetherhq/tether/internal/testenv"
+)
+
+// startForward runs `tether start-session` for a port document and returns
+// the local port it opened.
+func startForward(t *testing.T, s *testenv.Server, target, doc, params string) (int, *testenv.Proc) {
+	t.Helper()
+	p := testenv.Start(t, s.Env(), s.Bins.CLI, "start-session", "--target", target, "--document-name", doc, "--parameters", params)
+	var port int
+	testenv.Eventually(t, 30*time.Second, func() error {
+		select {
+		case <-p.Done():
+			return testenv.Permanent(fmt.Errorf("CLI exited: %s %s", p.Stdout.String(), p.Stderr.String()))
+		default:
+		}
+		m := regexp.MustCompile(`Port (\d+) opened for sessionId`).FindStringSubmatch(p.Stdout.String())
+		if m == nil {
+			return fmt.Errorf("no port yet: %q", p.Stdout.String())
+		}
+		fmt.Sscan(m[1], &port)
+		return nil
+	})
+	return port, p
+}
+
+// httpServer serves /n?i=K → "reply K" on a loopback port.
+func httpServer(t *testing.T) (port int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "reply %s", r.URL.Query().Get("i"))
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestPortForwarding(t *testing.T) {
+	s := testenv.StartDev(t)
+	backend := httpServer(t)
+	local, cli := startForward(t, s, s.InstanceID, "AWS-StartPortForwardingSession", fmt.Sprintf("portNumber=%d,localPortNumber=0", backend))
+
+	t.Run("50 concurrent HTTP requests through one session", func(t *testing.T) {
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+		var wg sync.WaitGroup
+		errs := make(chan error, 50)
+		for i := range 50 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/n?i=%d", local, i))
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				if string(b) != fmt.Sprintf("reply %d", i) {
+					errs <- fmt.Errorf("request %d got %q", i, b)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	})
+	t.Run("each forwarded connection is an audit event", func(t *testing.T) {
+		testenv.Eventually(t, 15*time.Second, func() error {
+			f, err := os.Open(filepath.Join(s.DataDir, "audit.jsonl"))
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			evs, err := audit.Read(f)
+			if err != nil {
+				return err
+			}
+			n := 0
+			for _, e := range evs {
+				if e.Kind == "tunnel" && strings.HasSuffix(e.Resource, fmt.Sprint(backend)) && e.Details["bytesIn"] != "0" &&
+					e.Details["bytesOut"] != "0" && strings.HasSuffix(e.Principal, ":user/admin") && strings.HasPrefix(e.Details["sessionId"], "admin-") {
+					n++
+				}
+			}
+			if n < 50 {
+				return fmt.Errorf("%d tunnel events, want 50", n)
+			}
+			return nil
+		})
+	})
+	cli.Kill()
+
+	t.Run("a closed port reports ConnectToPortError and the session survives", func(t *testing.T) {
+		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		closed := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		local, cli := startForward(t, s, s.InstanceID, "AWS-StartPortForwardingSession", fmt.Sprintf("portNumber=%d,localPortNumber=0", closed))
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", local))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(15 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == nil {
+			t.Fatal("read from a forward to a closed port succeeded")
+		}
+		c.Close()
+		testenv.Eventually(t, 15*time.Second, func() error {
+			if !strings.Contains(cli.Stderr.String(), "Connection to destination port failed") {
+				return fmt.Errorf("no ConnectToPortError message: %q", cli.Stderr.String())
+			}
+			return nil
+		})
+		// Now something listens there: the same session carries it.
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", closed))
+		if err != nil {
+			t.Skipf("port %d was taken meanwhile: %v", closed, err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept()
+			if err == nil {
+				c.Write([]byte("alive"))
+				c.Close()
+			}
+		}()
+		c, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", local))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(15 * time.Second))
+		b, _ := io.ReadAll(c)
+		if string(b) != "alive" {
+			t.Fatalf("after the error the session carried %q", b)
+		}
+		select {
+		case <-cli.Done():
+			t.Fatal("the CLI exited after a failed connection")
+		default:
+		}
+	})
+	t.Run("the deny list refuses metadata and loopback remote hosts", func(t *testing.T) {
+		for _, host := range []string{"169.254.169.254", "127.0.0.1"} {
+			local, cli := startForward(t, s, s.InstanceID, "AWS-StartPortForwardingSessionToRemoteHost", fmt.Sprintf("host=%s,portNumber=%d,localPortNumber=0", host, backend))
+			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", local))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetReadDeadline(time.Now().Add(15 * time.Second))
+			if n, err := c.Read(make([]byte, 64)); err == nil {
+				t.Fatalf("%s: got %d bytes through a denied destination", host, n)
+			}
+			c.Close()
+			testenv.Eventually(t, 15*time.Second, func() error {
+				if !strings.Contains(s.Proc.Stderr.String(), "deny list") {
+					return fmt.Errorf("agent log does not mention the deny list")
+				}
+				return nil
+			})
+			cli.Kill()
+		}
+	})
+}
+
+// sshd starts an OpenSSH server on loopback that accepts key for root, and
+// returns its port.
+func sshd(t *testing.T) (port int, key string) {
+	t.Helper()
+	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
+		t.Skip("sshd is not installed (apt-get install openssh-server); .ci/run installs it")
+	}
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, "host")},
+		{"-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, "client")},
+	} {
+		if out, err := exec.Command("ssh-keygen", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v %s", err, out)
+		}
+	}
+	pub, _ := os.ReadFile(filepath.Join(dir, "client.pub"))
+	os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600)
+	os.MkdirAll("/run/sshd", 0o755)
+	port = testenv.FreePort(t)
+	cfg := fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nPidFile none\nUsePAM no\nPermitRootLogin prohibit-password\n"+
+		"PasswordAuthentication no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile %s\nStrictModes no\nPrintMotd no\nPrintLastLog no\nSubsystem sftp internal-sftp\n",
+		port, filepath.Join(dir, "host"), filepath.Join(dir, "authorized_keys"))
+	os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(cfg), 0o600)
+	p := testenv.Start(t, nil, "/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
+	testenv.Eventually(t, 15*time.Second, func() error {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			select {
+			case <-p.Done():
+				return testenv.Permanent(fmt.Errorf("sshd exited: %s", p.Stderr.String()))
+			default:
+			}
+			return err
+		}
+		c.Close()
+		return nil
+	})
+	return port, filepath.Join(dir, "client")
+}
+
+func TestSSHThroughTunnel(t *testing.T) {
+	s := testenv.StartDev(t)
+	port, key := sshd(t)
+	proxy := fmt.Sprintf("%s start-session --target %%h --document-name AWS-StartSSHSession --parameters portNumber=%%p", s.Bins.CLI)
+	sshArgs := []string{"-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "LogLevel=ERROR", "-o", "ProxyCommand=" + proxy, "-i", key}
+	env := append(os.Environ(), s.Env()...)
+
+	t.Run("ssh runs a command", func(t *testing.T) {
+		cmd := exec.Command("ssh", append(sshArgs, "-p", fmt.Sprint(port), "root@"+s.InstanceID, "echo over-tether; exit 4")...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 4 || !strings.Contains(string(out), "over-tether") {
+			t.Fatalf("ssh: %v %s", err, out)
+		}
+	})
+	t.Run("scp of 100 MiB arrives intact", func(t *testing.T) {
+		dir := t.TempDir()
+		src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+		f, _ := os.Create(src)
+		h := sha256.New()
+		if _, err := io.CopyN(io.MultiWriter(f, h), rand.Reader, 100<<20); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		want := h.Sum(nil)
+		start := time.Now()
+		cmd := exec.Command("scp", append(append([]string{"-q"}, sshArgs...), "-P", fmt.Sprint(port), src, "root@"+s.InstanceID+":"+dst)...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("scp: %v %s", err, out)
+		}
+		t.Logf("scp 100 MiB through tether: %v", time.Since(start).Round(time.Millisecond))
+		g, _ := os.Open(dst)
+		defer g.Close()
+		h2 := sha256.New()
+		io.Copy(h2, bufio.NewReader(g))
+		if fmt.Sprintf("%x", h2.Sum(nil)) != fmt.Sprintf("%x", want) {
+			t.Fatal("the copy differs from the original")
+		}
+	})
+	t.Run("ssh -L forwards through the tunnel", func(t *testing.T) {
+		backend := httpServer(t)
+		lport := testenv.FreePort(t)
+		cmd := exec.Command("ssh", append(sshArgs, "-N", "-L", fmt.Sprintf("%d:127.0.0.1:%d", lport, backend), "-p", fmt.Sprint(port), "root@"+s.InstanceID)...)
+		cmd.Env = env
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cmd.Process.Kill(); cmd.Wait() }()
+		testenv.Eventually(t, 30*time.Second, func() error {
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/x?i=L", lport))
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if string(b) != "reply L" {
+				return fmt.Errorf("got %q", b)
+			}
+			return nil
+		})
+	})
+}
+
+// TestPushedSSHKey: a key pushed with send-ssh-public-key logs in through
+// sshd's AuthorizedKeysCommand while it is valid, and not after.
+func TestPushedSSHKey(t *testing.T) {
+	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
+		t.Skip("sshd is not installed (apt-get install openssh-server); .ci/run installs it")
+	}
+	s := testenv.StartDevWith(t, testenv.Options{Env: []string{"TETHER_SSH_KEY_TTL=4s"}})
+	// sshd runs AuthorizedKeysCommand only from a root-owned path that no
+	// one else can write, so the agent binary is copied to one.
+	bindir, err := os.MkdirTemp("/run", "tether-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(bindir) })
+	os.Chmod(bindir, 0o755)
+	helper := filepath.Join(bindir, "tether-agent")
+	b, _ := os.ReadFile(s.Bins.Agent)
+	if err := os.WriteFile(helper, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, "host")},
+		{"-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, "pushed")},
+	} {
+		if out, err := exec.Command("ssh-keygen", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v %s", err, out)
+		}
+	}
+	os.MkdirAll("/run/sshd", 0o755)
+	port := testenv.FreePort(t)
+	stateDir := filepath.Join(s.DataDir, "agent")
+	cfg := fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nPidFile none\nUsePAM no\nPermitRootLogin prohibit-password\n"+
+		"PasswordAuthentication no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile none\nStrictModes no\n"+
+		"AuthorizedKeysCommand %s authorized-keys --state-dir %s %%u %%f\nAuthorizedKeysCommandUser root\n",
+		port, filepath.Join(dir, "host"), helper, stateDir)
+	os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(cfg), 0o600)
+	testenv.Start(t, nil, "/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
+	testenv.Eventually(t, 15*time.Second, func() error {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	login := func() error {
+		cmd := exec.Command("ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+			"-o", "LogLevel=ERROR", "-i", filepath.Join(dir, "pushed"), "-p", fmt.Sprint(port), "root@127.0.0.1", "echo pushed-ok")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "pushed-ok") {
+			return fmt.Errorf("ssh: %v %s", err, out)
+		}
+		return nil
+	}
+	if login() == nil {
+		t.Fatal("the key logged in before it was pushed")
+	}
+	r := s.CLI("", "send-ssh-public-key", "--target", s.InstanceID, "--os-user", "root", "--ssh-public-key", filepath.Join(dir, "pushed.pub"))
+	if r.Code != 0 {
+		t.Fatalf("send-ssh-public-key: %d %s", r.Code, r.Stderr)
+	}
+	pushedAt := time.Now()
+	testenv.Eventually(t, 3*time.Second, login) // the agent stores it within moments
+	// After the TTL it no longer works.
+	testenv.Eventually(t, 15*time.Second, func() error {
+		if err := login(); err == nil {
+			return fmt.Errorf("still accepted %v after the push", time.Since(pushedAt).Round(time.Second))
+		}
+		return nil
+	})
+	if d := time.Since(pushedAt); d < 4*time.Second {
+		t.Fatalf("the key stopped working after %v, before its 4 s TTL", d)
+	}
+	// A bad key and a bad user name are refused by the server.
+	bad := filepath.Join(dir, "bad.pub")
+	os.WriteFile(bad, []byte("ssh-ed25519 !!!notbase64\ncommand=\"sh\" ssh-rsa AAAA"), 0o600)
+	if r := s.CLI("", "send-ssh-public-key", "--target", s.InstanceID, "--os-user", "root", "--ssh-public-key", bad); r.Code != 254 || !strings.Contains(r.Stderr, "ValidationException") {
+		t.Fatalf("bad key: %d %s", r.Code, r.Stderr)
+	}
+	if r := s.CLI("", "send-ssh-public-key", "--target", s.InstanceID, "--os-user", "root;id", "--ssh-public-key", filepath.Join(dir, "pushed.pub")); r.Code != 254 {
+		t.Fatalf("bad user: %d %s", r.Code, r.Stderr)
+	}
+}
