@@ -7,7 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/tetherhq/tether/internal/agent"
 	"github.com/tetherhq/tether/internal/logging"
@@ -23,7 +26,7 @@ func defaultStateDir() string {
 // Main runs tether-agent and returns its exit status.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stdout, "usage:\n  tether-agent register --endpoint URL --activation-id ID --activation-code CODE [--name N] [--state-dir DIR]\n  tether-agent run [--state-dir DIR]\n  tether-agent version")
+		fmt.Fprintln(stdout, "usage:\n  tether-agent register --endpoint URL --activation-id ID --activation-code CODE [--name N] [--state-dir DIR]\n  tether-agent run [--state-dir DIR] [--deny-networks CIDR,...]\n  tether-agent authorized-keys [--state-dir DIR] USER [FINGERPRINT]   (sshd AuthorizedKeysCommand)\n  tether-agent version")
 		return 0
 	}
 	switch args[0] {
@@ -53,16 +56,43 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "Registered as %s. Identity stored in %s.\nStart the agent with: tether-agent run --state-dir %s\n", id.InstanceID, rc.StateDir, rc.StateDir)
 		return 0
+	case "authorized-keys":
+		fs := flag.NewFlagSet("tether-agent authorized-keys", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		stateDir := fs.String("state-dir", defaultStateDir(), "the agent's state dir")
+		if err := fs.Parse(args[1:]); err != nil || fs.NArg() < 1 {
+			fmt.Fprintln(stderr, "usage: tether-agent authorized-keys [--state-dir DIR] USER [FINGERPRINT]")
+			return 2
+		}
+		if err := agent.PrintAuthorizedKeys(stdout, *stateDir, fs.Arg(0), time.Now()); err != nil {
+			fmt.Fprintln(stderr, "tether-agent authorized-keys:", err)
+			return 1
+		}
+		return 0
 	case "run":
 		fs := flag.NewFlagSet("tether-agent run", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		stateDir := fs.String("state-dir", defaultStateDir(), "where the identity is stored")
 		level := fs.String("log-level", "info", "debug, info, warn or error")
+		deny := fs.String("deny-networks", "", "CIDRs port sessions to remote hosts may not reach (default: link-local, metadata, loopback; \"none\" allows all)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return 2
 		}
 		log := logging.New(stderr, *level)
-		a, err := agent.New(agent.Config{StateDir: *stateDir, Logger: log})
+		cfg := agent.Config{StateDir: *stateDir, Logger: log}
+		if *deny == "none" {
+			cfg.DeniedNetworks = []netip.Prefix{}
+		} else if *deny != "" {
+			for _, c := range strings.Split(*deny, ",") {
+				p, err := netip.ParsePrefix(strings.TrimSpace(c))
+				if err != nil {
+					fmt.Fprintf(stderr, "tether-agent run: --deny-networks: %q is not a CIDR\n", c)
+					return 2
+				}
+				cfg.DeniedNetworks = append(cfg.DeniedNetworks, p)
+			}
+		}
+		a, err := agent.New(cfg)
 		if err != nil {
 			fmt.Fprintln(stderr, "tether-agent run:", err)
 			return 1

@@ -89,6 +89,7 @@ func commands() []command {
 		{"add-tags-to-resource", "tag a managed instance", cmdTags("AddTagsToResource")},
 		{"remove-tags-from-resource", "remove tags from a managed instance", cmdTags("RemoveTagsFromResource")},
 		{"list-tags-for-resource", "list a managed instance's tags", cmdTags("ListTagsForResource")},
+		{"send-ssh-public-key", "let a public key log in as an OS user for 60 seconds (sshd AuthorizedKeysCommand)", cmdSendSSHPublicKey},
 		{"whoami", "show the identity the CLI uses", cmdWhoami},
 		{"iam", "users, keys, groups and policies (tether iam help)", cmdIAM},
 	}
@@ -557,4 +558,36 @@ func cmdTags(op string) func(context.Context, Env, []string) int {
 		tw.Flush()
 		return 0
 	}
+}
+
+func cmdSendSSHPublicKey(ctx context.Context, e Env, args []string) int {
+	var target, user, keyFile string
+	c, g, code := setup("send-ssh-public-key", e, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&target, "target", "", "instance id (required)")
+		fs.StringVar(&user, "os-user", "", "the OS user the key may log in as (required)")
+		fs.StringVar(&keyFile, "ssh-public-key", "", "public key file, e.g. ~/.ssh/id_ed25519.pub, or file://path (required)")
+	})
+	if code >= 0 {
+		return code
+	}
+	if target == "" || user == "" || keyFile == "" {
+		fmt.Fprintln(e.Stderr, "tether send-ssh-public-key: --target, --os-user and --ssh-public-key are required")
+		return exitUsage
+	}
+	key, err := os.ReadFile(strings.TrimPrefix(keyFile, "file://"))
+	if err != nil {
+		fmt.Fprintln(e.Stderr, "tether send-ssh-public-key:", err)
+		return exitUsage
+	}
+	var out map[string]any
+	in := map[string]string{"InstanceId": target, "InstanceOSUser": user, "SSHPublicKey": strings.TrimSpace(string(key))}
+	if err := c.Call(ctx, api.TargetTether+"SendSSHPublicKey", in, &out); err != nil {
+		return report(e, "SendSSHPublicKey", err)
+	}
+	if g.output == "json" {
+		printJSON(e.Stdout, out)
+		return 0
+	}
+	fmt.Fprintf(e.Stdout, "Key accepted for %s on %s for 60 seconds (request %v).\n", user, target, out["RequestId"])
+	return 0
 }

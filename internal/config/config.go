@@ -36,6 +36,9 @@ type Server struct {
 	LogLevel string `yaml:"log_level"`
 	// IdleTimeout ends sessions without stream traffic (default 20m).
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// SSHKeyTTL is how long a key pushed with send-ssh-public-key is
+	// accepted (default 60s).
+	SSHKeyTTL Duration `yaml:"ssh_key_ttl"`
 	// TrustedProxies are CIDRs (or addresses) of reverse proxies whose
 	// X-Forwarded-For is believed for aws:SourceIp. Empty: none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -114,6 +117,13 @@ func ApplyEnv(c *Server, getenv func(string) string) error {
 	if v := getenv("TETHER_TRUSTED_PROXIES"); v != "" {
 		c.TrustedProxies = strings.Split(v, ",")
 	}
+	if v := getenv("TETHER_SSH_KEY_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("TETHER_SSH_KEY_TTL=%q is not a duration such as 60s", v)
+		}
+		c.SSHKeyTTL = Duration(d)
+	}
 	if v := getenv("TETHER_IDLE_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -145,6 +155,9 @@ func (c *Server) CheckAndSetDefaults() error {
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = Duration(20 * time.Minute)
+	}
+	if c.SSHKeyTTL == 0 {
+		c.SSHKeyTTL = Duration(60 * time.Second)
 	}
 	if c.IdleTimeout < 0 {
 		return errors.New("idle_timeout must be positive")

@@ -11,6 +11,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,9 @@ type Config struct {
 	Account  string
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// SSHKeyTTL is how long a pushed SSH public key is accepted (default
+	// 60 s, as EC2 Instance Connect).
+	SSHKeyTTL time.Duration
 }
 
 // Service implements the fleet operations.
@@ -66,6 +70,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.Presence == nil {
 		cfg.Presence = NewPresence()
+	}
+	if cfg.SSHKeyTTL == 0 {
+		cfg.SSHKeyTTL = 60 * time.Second
 	}
 	return &Service{cfg: cfg}
 }
@@ -89,6 +96,7 @@ func (s *Service) Register(m *ssmapi.Mux) {
 	m.Handle(api.TargetSSM+"AddTagsToResource", ssmapi.Op(s.addTags))
 	m.Handle(api.TargetSSM+"RemoveTagsFromResource", ssmapi.Op(s.removeTags))
 	m.Handle(api.TargetSSM+"ListTagsForResource", ssmapi.Op(s.listTags))
+	m.Handle(api.TargetTether+"SendSSHPublicKey", ssmapi.Op(s.sendSSHPublicKey))
 }
 
 func epoch(t time.Time) float64 {
@@ -658,4 +666,84 @@ func DecodeToken(tok string) (int, error) {
 // Paginate is paginate for other packages.
 func Paginate[T any](list []T, token string, max, def, limit int) ([]T, string, error) {
 	return paginate(list, token, max, def, limit)
+}
+
+// --- pushed SSH keys ---
+
+// MessageSSHPublicKey is the control message carrying a pushed key.
+const MessageSSHPublicKey = "tether_ssh_public_key"
+
+// SSHPublicKey is the payload of MessageSSHPublicKey.
+type SSHPublicKey struct {
+	OSUser    string    `json:"OSUser"`
+	PublicKey string    `json:"PublicKey"`
+	ExpiresAt time.Time `json:"ExpiresAt"`
+	RequestID string    `json:"RequestId"`
+	Principal string    `json:"Principal"`
+}
+
+type sendSSHKeyInput struct {
+	InstanceID     string `json:"InstanceId"`
+	InstanceOSUser string `json:"InstanceOSUser"`
+	SSHPublicKey   string `json:"SSHPublicKey"`
+}
+
+var osUserRe = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
+
+// validSSHKey accepts one line "<type> <base64> [comment]" of a known type.
+func validSSHKey(k string) bool {
+	k = strings.TrimSpace(k)
+	if strings.ContainsAny(k, "\r\n") || len(k) > 8192 {
+		return false
+	}
+	f := strings.Fields(k)
+	if len(f) < 2 {
+		return false
+	}
+	switch f[0] {
+	case "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+		"sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com":
+	default:
+		return false
+	}
+	_, err := base64.StdEncoding.DecodeString(f[1])
+	return err == nil
+}
+
+func (s *Service) sendSSHPublicKey(ctx context.Context, p *auth.Principal, in *sendSSHKeyInput) (any, error) {
+	if !ValidInstanceID(in.InstanceID) {
+		return nil, api.Errorf(api.CodeInvalidInstanceID, "instance id %q is not a managed instance id", in.InstanceID)
+	}
+	tags, err := s.InstanceTags(ctx, in.InstanceID)
+	if err != nil {
+		return nil, err
+	}
+	tagCtx := map[string][]string{"tether:osuser": {in.InstanceOSUser}}
+	for k, v := range tags {
+		tagCtx["ssm:resourceTag/"+k] = []string{v}
+	}
+	if err := s.cfg.Auth.Authorize(p, "tether:SendSSHPublicKey", s.InstanceARN(in.InstanceID), tagCtx); err != nil {
+		return nil, err
+	}
+	if !osUserRe.MatchString(in.InstanceOSUser) {
+		return nil, api.Errorf(api.CodeValidation, "InstanceOSUser %q is not a valid user name", in.InstanceOSUser)
+	}
+	if !validSSHKey(in.SSHPublicKey) {
+		return nil, api.Errorf(api.CodeValidation, "SSHPublicKey must be one OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa)")
+	}
+	if _, err := s.cfg.Store.GetInstance(ctx, in.InstanceID); err != nil || !s.cfg.Presence.Online(in.InstanceID) {
+		return nil, api.Errorf(api.CodeTargetNotConnected, "%s is not connected.", in.InstanceID)
+	}
+	msg := SSHPublicKey{OSUser: in.InstanceOSUser, PublicKey: strings.TrimSpace(in.SSHPublicKey),
+		ExpiresAt: s.cfg.Now().Add(s.cfg.SSHKeyTTL).UTC(), RequestID: newUUID(), Principal: p.ARN}
+	payload, _ := json.Marshal(msg)
+	b, err := (&datachannel.Message{MessageType: MessageSSHPublicKey, Payload: payload}).MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Bus.Publish(ctx, bus.InstanceControl(in.InstanceID), b); err != nil {
+		return nil, err
+	}
+	s.cfg.Logger.Info("ssh public key pushed", "instance_id", in.InstanceID, "os_user", in.InstanceOSUser, "principal", p.ARN, "expires", msg.ExpiresAt)
+	return map[string]any{"RequestId": msg.RequestID, "Success": true}, nil
 }
