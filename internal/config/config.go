@@ -39,6 +39,10 @@ type Server struct {
 	// SSHKeyTTL is how long a key pushed with send-ssh-public-key is
 	// accepted (default 60s).
 	SSHKeyTTL Duration `yaml:"ssh_key_ttl"`
+	// TestTimeoutUnit replaces the minute as the unit of the preferences'
+	// idleSessionTimeout and maxSessionDuration. Tests only, set with
+	// TETHER_TEST_TIMEOUT_UNIT (e.g. 1s); never in a configuration file.
+	TestTimeoutUnit Duration `yaml:"-"`
 	// TrustedProxies are CIDRs (or addresses) of reverse proxies whose
 	// X-Forwarded-For is believed for aws:SourceIp. Empty: none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -116,6 +120,13 @@ func ApplyEnv(c *Server, getenv func(string) string) error {
 	set(&c.LogLevel, "TETHER_LOG_LEVEL")
 	if v := getenv("TETHER_TRUSTED_PROXIES"); v != "" {
 		c.TrustedProxies = strings.Split(v, ",")
+	}
+	if v := getenv("TETHER_TEST_TIMEOUT_UNIT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("TETHER_TEST_TIMEOUT_UNIT=%q is not a positive duration", v)
+		}
+		c.TestTimeoutUnit = Duration(d)
 	}
 	if v := getenv("TETHER_SSH_KEY_TTL"); v != "" {
 		d, err := time.ParseDuration(v)

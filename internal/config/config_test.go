@@ -21,6 +21,7 @@ func TestCheckAndSetDefaults(t *testing.T) {
 		Region:      "us-east-1",
 		LogLevel:    "info",
 		IdleTimeout: Duration(20 * time.Minute),
+		SSHKeyTTL:   Duration(60 * time.Second),
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults = %+v; want %+v", c, want)
@@ -28,7 +29,7 @@ func TestCheckAndSetDefaults(t *testing.T) {
 
 	// Set fields are kept.
 	set := Server{Listen: "[::1]:9000", DataDir: "/data", Region: "eu-west-1", LogLevel: "debug",
-		IdleTimeout: Duration(time.Minute), PublicURL: "https://tether.example.com"}
+		IdleTimeout: Duration(time.Minute), PublicURL: "https://tether.example.com", SSHKeyTTL: Duration(time.Second)}
 	got := set
 	if err := got.CheckAndSetDefaults(); err != nil {
 		t.Fatal(err)
