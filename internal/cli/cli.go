@@ -58,7 +58,7 @@ type command struct {
 }
 
 func commands() []command {
-	return []command{
+	return append([]command{
 		{"start-session", "open a shell on a managed instance", cmdStartSession},
 		{"terminate-session", "end a session", simple("TerminateSession", func(fs *flag.FlagSet) func() any {
 			id := fs.String("session-id", "", "session id (required)")
@@ -92,7 +92,7 @@ func commands() []command {
 		{"send-ssh-public-key", "let a public key log in as an OS user for 60 seconds (sshd AuthorizedKeysCommand)", cmdSendSSHPublicKey},
 		{"whoami", "show the identity the CLI uses", cmdWhoami},
 		{"iam", "users, keys, groups and policies (tether iam help)", cmdIAM},
-	}
+	}, documentCommands()...)
 }
 
 // Main runs the CLI and returns its exit status.

@@ -26,6 +26,7 @@ import (
 	"github.com/tetherhq/tether/internal/bus"
 	"github.com/tetherhq/tether/internal/bus/mem"
 	"github.com/tetherhq/tether/internal/config"
+	"github.com/tetherhq/tether/internal/docs"
 	"github.com/tetherhq/tether/internal/fleet"
 	"github.com/tetherhq/tether/internal/gateway"
 	"github.com/tetherhq/tether/internal/iam"
@@ -119,6 +120,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server, err
 	s.Fleet.Register(apiMux)
 	s.Sessions.Register(apiMux)
 	iam.New(iam.Config{Store: st, Auth: s.Auth, Account: account, Logger: log}).Register(apiMux)
+	docs.New(docs.Config{Store: st, Auth: s.Auth, Region: cfg.Region, Account: account, Logger: log}).Register(apiMux)
 	apiMux.Observe(func(ctx context.Context, op string, p *auth.Principal, r *http.Request, err error) {
 		principal := ""
 		if p != nil {

@@ -1,5 +1,6 @@
 // Package store defines Tether's persistent state: principals, access keys,
-// activations, managed instances, tags, sessions and single-use tokens.
+// activations, managed instances, Session documents, tags, sessions and
+// single-use tokens.
 //
 // The contract is the Store interface; implementations live in subpackages
 // (store/sqlite today, store/postgres later) and must all pass the shared
@@ -46,6 +47,7 @@ const (
 	ResourceActivation      ResourceType = "Activation"
 	ResourceUser            ResourceType = "User"
 	ResourceGroup           ResourceType = "Group"
+	ResourceDocument        ResourceType = "Document"
 )
 
 // User is a person or automation principal.
@@ -87,6 +89,28 @@ type PolicyVersion struct {
 	Document   string
 	IsDefault  bool
 	CreatedAt  time.Time
+}
+
+// Document is one version of a Session document owned by the account.
+// Versions are "1", "2", ... and never repeat within a document.
+type Document struct {
+	Name         string
+	Version      string
+	Content      string // as given (JSON or YAML text)
+	Format       string // "JSON" or "YAML"
+	DocumentType string // "Session"
+	Hash         string // SHA-256 of Content, hex
+	CreatedDate  time.Time
+}
+
+// DocumentInfo describes a document across its versions.
+type DocumentInfo struct {
+	Name           string
+	DocumentType   string
+	Format         string // format of the default version
+	DefaultVersion string
+	LatestVersion  string
+	CreatedDate    time.Time // of version 1
 }
 
 // PrincipalType says whether a policy attachment is on a user or a group.
@@ -271,6 +295,25 @@ type Store interface {
 	AttachPolicy(ctx context.Context, pt PrincipalType, principal, policy string) error
 	DetachPolicy(ctx context.Context, pt PrincipalType, principal, policy string) error
 	ListAttachedPolicies(ctx context.Context, pt PrincipalType, principal string) ([]ManagedPolicy, error) // by name
+
+	// Documents. CreateDocument stores d as version "1" (default and latest)
+	// whatever d.Version says; ErrAlreadyExists if the name is taken.
+	// AddDocumentVersion stores the next version, created at at (it becomes
+	// latest, not default). A version is a number in its shortest decimal
+	// form; GetDocument also takes "$DEFAULT" or "" (the default) and
+	// "$LATEST", SetDefaultDocumentVersion only a number. Anything else, and
+	// a number the document does not have, is ErrNotFound. Numbers are never
+	// handed out twice within a document; one created again after
+	// DeleteDocument starts at "1". DeleteDocument removes every version and
+	// the document's tags.
+	CreateDocument(ctx context.Context, d Document) error
+	AddDocumentVersion(ctx context.Context, name, content, format, hash string, at time.Time) (Document, error)
+	GetDocument(ctx context.Context, name, version string) (Document, error)
+	GetDocumentInfo(ctx context.Context, name string) (DocumentInfo, error)
+	ListDocuments(ctx context.Context) ([]DocumentInfo, error)                 // by name
+	ListDocumentVersions(ctx context.Context, name string) ([]Document, error) // newest first
+	SetDefaultDocumentVersion(ctx context.Context, name, version string) error
+	DeleteDocument(ctx context.Context, name string) error
 
 	CreateActivation(ctx context.Context, a Activation) error
 	GetActivation(ctx context.Context, id string) (Activation, error)

@@ -244,6 +244,8 @@ func requireResource(ctx context.Context, q queryer, rt store.ResourceType, id s
 		query = `SELECT 1 FROM activations WHERE id = ?`
 	case store.ResourceManagedInstance:
 		query = `SELECT 1 FROM instances WHERE id = ?`
+	case store.ResourceDocument:
+		query = `SELECT 1 FROM documents WHERE name = ?`
 	default:
 		return fmt.Errorf("unknown resource type %q", rt)
 	}

@@ -441,7 +441,7 @@ func TestTwoStoresOneFile(t *testing.T) {
 func TestUnknownResourceType(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "tether.db"))
 	defer s.Close()
-	err := s.AddTags(t.Context(), "Document", "x", []store.Tag{{Key: "k", Value: "v"}})
+	err := s.AddTags(t.Context(), "Nonesuch", "x", []store.Tag{{Key: "k", Value: "v"}})
 	if err == nil || errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("AddTags to an unknown resource type: %v, want a plain error", err)
 	}
@@ -491,7 +491,8 @@ func TestUpgradeFrom0001(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := open(t, path)
-	if _, err := s.w.ExecContext(ctx, `DROP TABLE policy_attachments; DROP TABLE policy_versions;
+	if _, err := s.w.ExecContext(ctx, `DROP TABLE documents; DROP TABLE document_versions;
+		DROP TABLE policy_attachments; DROP TABLE policy_versions;
 		DROP TABLE managed_policies; DROP TABLE group_policies; DROP TABLE group_members; DROP TABLE groups;
 		DELETE FROM schema_migrations WHERE version > 1`); err != nil {
 		t.Fatal(err)
@@ -559,5 +560,76 @@ func TestDefaultVersionIntegrity(t *testing.T) {
 	}
 	if _, err := s.GetPolicyVersion(ctx, "P", "v1"); err != nil {
 		t.Fatalf("GetPolicyVersion v1: %v", err)
+	}
+}
+
+// TestUpgradeFrom0002 opens a database that an older Tether left at schema
+// 0002 with a tagged user in it: 0003 is applied, the user and its tags
+// survive, and documents can be stored and tagged.
+func TestUpgradeFrom0002(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "tether.db")
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, path)
+	if _, err := s.w.ExecContext(ctx, `DROP TABLE documents; DROP TABLE document_versions;
+		DELETE FROM schema_migrations WHERE version > 2`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUser(ctx, store.User{Name: "alice", ID: "AIDAAAAAAAAAAAAAAAAAA", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddTags(ctx, store.ResourceUser, "alice", []store.Tag{{Key: "SSMSessionRunAs", Value: "alice"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t, path)
+	defer s.Close()
+	var top int
+	if err := s.r.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&top); err != nil {
+		t.Fatal(err)
+	}
+	if top != len(ms) {
+		t.Fatalf("schema version after upgrade: %d, want %d", top, len(ms))
+	}
+	if tags, err := s.ListTags(ctx, store.ResourceUser, "alice"); err != nil || len(tags) != 1 {
+		t.Fatalf("ListTags of alice after upgrade: %v, %v", tags, err)
+	}
+	d := store.Document{Name: "Shell", Content: "{}", Format: "JSON", DocumentType: "Session", Hash: "h", CreatedDate: t0}
+	if err := s.CreateDocument(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddTags(ctx, store.ResourceDocument, "Shell", []store.Tag{{Key: "k", Value: "v"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDocumentDefaultVersionIntegrity checks the schema below the store's
+// own checks: a document cannot be left without its default version.
+func TestDocumentDefaultVersionIntegrity(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "tether.db"))
+	defer s.Close()
+	d := store.Document{Name: "Shell", Content: "{}", Format: "JSON", DocumentType: "Session", Hash: "h", CreatedDate: t0}
+	if err := s.CreateDocument(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DELETE FROM document_versions WHERE document_name = 'Shell' AND version = 1`,
+		`UPDATE documents SET default_version = 2, last_version = 2 WHERE name = 'Shell'`,
+		`UPDATE documents SET last_version = 0 WHERE name = 'Shell'`,
+		`INSERT INTO documents (name, document_type, default_version, last_version) VALUES ('Other', 'Session', 1, 1)`,
+	} {
+		if _, err := s.w.ExecContext(ctx, q); err == nil {
+			t.Errorf("%s: no error", q)
+		}
+	}
+	if _, err := s.GetDocument(ctx, "Shell", "1"); err != nil {
+		t.Fatalf("GetDocument 1: %v", err)
 	}
 }

@@ -310,7 +310,7 @@ func testDeleteInstanceRemovesTags(t *testing.T, s store.Store) {
 
 func testTags(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	// The same id under four resource types: four separate tag sets.
+	// The same id under five resource types: five separate tag sets.
 	const id = "shared-id"
 	ok(t, s.CreateUser(ctx, user(id)), "CreateUser")
 	ok(t, s.CreateGroup(ctx, group(id)), "CreateGroup")
@@ -318,8 +318,9 @@ func testTags(t *testing.T, s store.Store) {
 	ok(t, s.CreateActivation(ctx, activation("act", 1, at(time.Hour))), "CreateActivation")
 	inst := instance(id)
 	ok(t, s.RegisterInstance(ctx, "act", inst, t0), "RegisterInstance")
+	ok(t, s.CreateDocument(ctx, document(id, "{}", t0)), "CreateDocument")
 
-	for _, rt := range []store.ResourceType{store.ResourceUser, store.ResourceGroup, store.ResourceActivation, store.ResourceManagedInstance} {
+	for _, rt := range []store.ResourceType{store.ResourceUser, store.ResourceGroup, store.ResourceActivation, store.ResourceManagedInstance, store.ResourceDocument} {
 		t.Run(string(rt), func(t *testing.T) {
 			tags, err := s.ListTags(ctx, rt, id)
 			wantEmpty(t, "ListTags before any", tags, err)
@@ -355,7 +356,7 @@ func testTags(t *testing.T, s store.Store) {
 // (which may drive tag-based authorisation) to the next user of that name.
 func testTagsMissingResource(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	for _, rt := range []store.ResourceType{store.ResourceUser, store.ResourceGroup, store.ResourceActivation, store.ResourceManagedInstance} {
+	for _, rt := range []store.ResourceType{store.ResourceUser, store.ResourceGroup, store.ResourceActivation, store.ResourceManagedInstance, store.ResourceDocument} {
 		t.Run(string(rt), func(t *testing.T) {
 			wantErr(t, s.AddTags(ctx, rt, "missing", []store.Tag{{Key: "k", Value: "v"}}), store.ErrNotFound, "AddTags")
 			wantErr(t, s.RemoveTags(ctx, rt, "missing", []string{"k"}), store.ErrNotFound, "RemoveTags")
