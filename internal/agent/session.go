@@ -125,8 +125,8 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 	var exit *int
 	var reason string
 	switch doc.SessionType {
-	case document.SessionStandardStream:
-		exit, reason, err = a.runShell(ctx, sctx, stream, task, runDone, log)
+	case document.SessionStandardStream, document.SessionInteractiveCommands, document.SessionNonInteractiveCommands:
+		exit, reason, err = a.runShell(ctx, sctx, stream, task, doc, runDone, log)
 		if err != nil {
 			return err
 		}
@@ -162,16 +162,88 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 	return nil
 }
 
-// runShell runs the user's shell for a Standard_Stream session until it
-// exits (exit status), the session is cancelled (sctx), or the data channel
-// is lost (runDone; returned as an error).
-func (a *Agent) runShell(ctx, sctx context.Context, stream *datachannel.Stream, task api.SessionTask, runDone <-chan error, log *slog.Logger) (exit *int, reason string, err error) {
-	sh, err := startShell(a.cfg.Shell, !task.NoPty)
-	if err != nil {
-		log.Error("start shell", "err", err)
-		return nil, "could not start a shell: " + err.Error(), nil
+// plan is what a session runs and how.
+type plan struct {
+	id                   identity
+	argv                 []string
+	argv0                string
+	pty                  bool
+	profile              string // written to the shell's input at start
+	separate             bool   // NonInteractiveCommands: stderr as StdErr, then ExitCode
+	stdoutPfx, stderrPfx string
+	signals              bool // NonInteractiveCommands: 0x03/0x1C are signals
+}
+
+// planSession decides the identity, command line and terminal of a shell
+// or commands session. Its errors are shown to the user.
+func (a *Agent) planSession(task api.SessionTask, doc *document.Document) (plan, error) {
+	prefs := doc.Inputs
+	if len(task.Preferences) > 0 {
+		if pd, err := document.Parse(task.Preferences, ""); err == nil {
+			prefs = pd.Inputs
+		}
 	}
-	log.Info("session running", "pty", !task.NoPty, "pid", sh.cmd.Process.Pid)
+	var p plan
+	switch doc.SessionType {
+	case document.SessionStandardStream:
+		id, err := resolveIdentity(prefs, task.RunAsUser, a.id.InstanceID, false)
+		if err != nil {
+			return p, err
+		}
+		sh := id.shell
+		if a.cfg.Shell != "" {
+			sh = a.cfg.Shell
+		}
+		p = plan{id: id, argv: []string{sh}, pty: !task.NoPty, profile: prefs.ShellProfile.Linux}
+		if p.pty {
+			p.argv0 = "-" + filepath.Base(sh) // a login shell, as ssh starts it
+		}
+	default:
+		cp, err := doc.LinuxCommands(task.Parameters)
+		if err != nil {
+			return p, err
+		}
+		if strings.TrimSpace(cp.Commands) == "" {
+			return p, errors.New("the document has no commands for Linux")
+		}
+		id, err := resolveIdentity(prefs, task.RunAsUser, a.id.InstanceID, cp.RunAsElevated)
+		if err != nil {
+			return p, err
+		}
+		p = plan{id: id, argv: []string{"/bin/sh", "-c", cp.Commands}}
+		if doc.SessionType == document.SessionInteractiveCommands {
+			p.pty = true
+		} else {
+			p.signals = true
+			p.separate = cp.SeparateOutputStream
+			p.stdoutPfx, p.stderrPfx = cp.StdOutSeparatorPrefix, cp.StdErrSeparatorPrefix
+		}
+	}
+	return p, nil
+}
+
+// runShell runs a shell or commands session until the process exits (exit
+// status), the session is cancelled (sctx), or the data channel is lost
+// (runDone; returned as an error).
+func (a *Agent) runShell(ctx, sctx context.Context, stream *datachannel.Stream, task api.SessionTask, doc *document.Document, runDone <-chan error, log *slog.Logger) (exit *int, reason string, err error) {
+	p, err := a.planSession(task, doc)
+	if err != nil {
+		log.Warn("session refused", "err", err)
+		return nil, err.Error(), nil
+	}
+	sh, err := startProcess(p.id, p.argv, p.argv0, p.pty)
+	if err != nil {
+		log.Error("start session process", "err", err)
+		return nil, "could not start the session: " + err.Error(), nil
+	}
+	sh.stdoutPfx, sh.stderrPfx = p.stdoutPfx, p.stderrPfx
+	if doc.SessionType == document.SessionNonInteractiveCommands && !p.separate {
+		sh.mergeStderr = true
+	}
+	if p.profile != "" {
+		io.WriteString(sh.stdin, p.profile+"\n")
+	}
+	log.Info("session running", "type", doc.SessionType, "user", p.id.name, "pty", p.pty, "pid", sh.cmd.Process.Pid)
 	icctx, icancel := context.WithCancel(sctx)
 	defer icancel()
 	var wg sync.WaitGroup
@@ -183,6 +255,7 @@ func (a *Agent) runShell(ctx, sctx context.Context, stream *datachannel.Stream, 
 		defer close(outputDone)
 		sh.pumpOutput(sctx, stream)
 	}()
+	plan := p
 	go func() { // client input → shell
 		defer wg.Done()
 		for {
@@ -192,6 +265,14 @@ func (a *Agent) runShell(ctx, sctx context.Context, stream *datachannel.Stream, 
 			}
 			switch pt {
 			case datachannel.PayloadOutput:
+				if plan.signals && len(p) == 1 && (p[0] == 0x03 || p[0] == 0x1c) {
+					sig := syscall.SIGINT
+					if p[0] == 0x1c {
+						sig = syscall.SIGQUIT
+					}
+					syscall.Kill(-sh.cmd.Process.Pid, sig)
+					continue
+				}
 				if _, err := sh.stdin.Write(p); err != nil {
 					log.Debug("write to shell", "err", err)
 				}
@@ -233,6 +314,9 @@ func (a *Agent) runShell(ctx, sctx context.Context, stream *datachannel.Stream, 
 	sh.closeIO()
 	icancel()
 	if exit != nil {
+		if p.separate {
+			stream.Send(sctx, datachannel.PayloadExitCode, []byte(fmt.Sprintf("EXIT_CODE: %d", *exit)))
+		}
 		waitDelivered(sctx, stream)
 	}
 	return exit, reason, nil
@@ -280,6 +364,10 @@ type shell struct {
 	stderr io.Reader // nil with a PTY
 	// closers are the parent's pipe ends (no-PTY mode).
 	closers []io.Closer
+	// mergeStderr sends stderr as Output; the prefixes start each line of
+	// stdout and stderr (NonInteractiveCommands with separateOutputStream).
+	mergeStderr          bool
+	stdoutPfx, stderrPfx string
 	// busy counts output pumps inside a read-to-send cycle with data;
 	// lastOutput is the UnixNano time output last moved.
 	busy       atomic.Int32
@@ -307,38 +395,43 @@ func loginShell(u *user.User) string {
 	return "/bin/sh"
 }
 
-func startShell(override string, withPty bool) (*shell, error) {
-	u, err := user.Current()
-	if err != nil {
-		return nil, fmt.Errorf("look up the agent's user: %w", err)
+// startProcess starts argv as id: in a PTY (whose slave is handed to the
+// user) or on plain pipes. argv0, if set, replaces argv[0] as the process
+// sees it (a leading "-" makes a login shell).
+func startProcess(id identity, argv []string, argv0 string, withPty bool) (*shell, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	if argv0 != "" {
+		cmd.Args[0] = argv0
 	}
-	path := override
-	if path == "" {
-		path = loginShell(u)
-	}
-	home := u.HomeDir
-	if st, err := os.Stat(home); err != nil || !st.IsDir() {
-		home = "/"
-	}
-	cmd := exec.Command(path)
 	// A clean environment: nothing of the agent's (credentials, tokens) leaks.
-	cmd.Env = []string{
-		"HOME=" + home, "USER=" + u.Username, "LOGNAME=" + u.Username, "SHELL=" + path,
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
+	if withPty {
+		id.apply(cmd, "TERM=xterm-256color")
+	} else {
+		id.apply(cmd)
 	}
-	cmd.Dir = home
 	sh := &shell{cmd: cmd}
 	if withPty {
-		cmd.Args = []string{"-" + filepath.Base(path)} // a login shell, as ssh starts it
-		cmd.Env = append(cmd.Env, "TERM=xterm-256color")
-		f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
+		master, slave, err := pty.Open()
 		if err != nil {
-			return nil, fmt.Errorf("start %s in a pty: %w", path, err)
+			return nil, fmt.Errorf("open a pty: %w", err)
 		}
-		sh.pty, sh.stdin, sh.stdout = f, f, f
+		defer slave.Close()
+		if id.switchUser {
+			// The user owns its terminal, as login(1) arranges.
+			os.Chown(slave.Name(), int(id.uid), int(id.gid))
+		}
+		pty.Setsize(master, &pty.Winsize{Cols: 80, Rows: 24})
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+		cmd.SysProcAttr.Setsid = true
+		cmd.SysProcAttr.Setctty = true
+		if err := cmd.Start(); err != nil {
+			master.Close()
+			return nil, fmt.Errorf("start %s in a pty: %w", argv[0], err)
+		}
+		sh.pty, sh.stdin, sh.stdout = master, master, master
 		return sh, nil
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr.Setsid = true
 	// Plain os.Pipe ends, not cmd.StdoutPipe: Wait closes those as soon as
 	// the shell exits, dropping output still in the pipe.
 	inR, inW, err := os.Pipe()
@@ -362,7 +455,7 @@ func startShell(override string, withPty bool) (*shell, error) {
 		inW.Close()
 		outR.Close()
 		errR.Close()
-		return nil, fmt.Errorf("start %s: %w", path, err)
+		return nil, fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	sh.stdin, sh.stdout, sh.stderr = inW, outR, errR
 	sh.closers = []io.Closer{inW, outR, errR}
@@ -392,10 +485,14 @@ func (sh *shell) pumpOutput(ctx context.Context, s *datachannel.Stream) {
 		}
 	}
 	wg.Add(1)
-	go pump(sh.stdout, datachannel.PayloadOutput)
+	go pump(prefixed(sh.stdout, sh.stdoutPfx), datachannel.PayloadOutput)
 	if sh.stderr != nil {
+		pt := datachannel.PayloadStdErr
+		if sh.mergeStderr {
+			pt = datachannel.PayloadOutput
+		}
 		wg.Add(1)
-		go pump(sh.stderr, datachannel.PayloadStdErr)
+		go pump(prefixed(sh.stderr, sh.stderrPfx), pt)
 	}
 	wg.Wait()
 }
@@ -438,4 +535,40 @@ func (sh *shell) drain(outputDone <-chan struct{}, idle time.Duration) {
 			}
 		}
 	}
+}
+
+// prefixed returns r with pfx at the start of every line (r itself if pfx
+// is empty).
+func prefixed(r io.Reader, pfx string) io.Reader {
+	if pfx == "" || r == nil {
+		return r
+	}
+	return &prefixReader{r: r, pfx: []byte(pfx), atStart: true}
+}
+
+type prefixReader struct {
+	r       io.Reader
+	pfx     []byte
+	atStart bool
+	out     []byte
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	for len(p.out) == 0 {
+		buf := make([]byte, len(b))
+		n, err := p.r.Read(buf)
+		for _, c := range buf[:n] {
+			if p.atStart {
+				p.out = append(p.out, p.pfx...)
+			}
+			p.out = append(p.out, c)
+			p.atStart = c == '\n'
+		}
+		if n == 0 && err != nil {
+			return 0, err
+		}
+	}
+	n := copy(b, p.out)
+	p.out = p.out[n:]
+	return n, nil
 }

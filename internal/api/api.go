@@ -328,6 +328,10 @@ type SessionTask struct {
 	RunAsUser       string            `json:"RunAsUser"`
 	SessionOwner    string            `json:"SessionOwner"`
 	NoPty           bool              `json:"TetherNoPty,omitempty"`
+	// Preferences is the account's SSM-SessionManagerRunShell content when
+	// DocumentContent is another document (run-as and shell settings apply
+	// to every session). Tether's extension.
+	Preferences json.RawMessage `json:"TetherPreferences,omitempty"`
 }
 
 // TaskEnvelope wraps a SessionTask as AWS does: Content is the JSON-encoded

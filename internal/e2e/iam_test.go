@@ -264,3 +264,10 @@ func TestGroupsManagedPoliciesAndKeys(t *testing.T) {
 		t.Fatalf("keys %+v", keys)
 	}
 }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

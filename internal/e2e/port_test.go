@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -277,7 +278,9 @@ func TestSSHThroughTunnel(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		defer func() { cmd.Process.Kill(); cmd.Wait() }()
+		// SIGTERM, not SIGKILL: ssh then ends its ProxyCommand, and with it
+		// the tunnel and sshd's session.
+		defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
 		testenv.Eventually(t, 30*time.Second, func() error {
 			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/x?i=L", lport))
 			if err != nil {

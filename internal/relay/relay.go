@@ -203,7 +203,13 @@ func (r *Relay) serveAgent(ctx context.Context, c *websocket.Conn, sid string, o
 		}
 	}
 
-	idle := m.IdleTimeout()
+	idle, maxDur := m.Limits(s)
+	var deadline <-chan time.Time
+	if maxDur > 0 {
+		t := time.NewTimer(time.Until(s.StartDate.Add(maxDur)))
+		defer t.Stop()
+		deadline = t.C
+	}
 	ictx, icancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -218,6 +224,10 @@ func (r *Relay) serveAgent(ctx context.Context, c *websocket.Conn, sid string, o
 		for {
 			select {
 			case <-ictx.Done():
+				return
+			case <-deadline:
+				ended.Store(true)
+				m.End(ictx, sid, session.StatusTerminated, "maximum session duration of "+maxDur.String()+" reached", nil)
 				return
 			case <-tick.C:
 				if time.Since(time.Unix(0, lastTraffic.Load())) > idle {

@@ -110,8 +110,10 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server, err
 	}
 	s.Fleet = fleet.New(fleet.Config{Store: st, Auth: s.Auth, Bus: s.bus, Region: cfg.Region, Account: account, Logger: log,
 		SSHKeyTTL: time.Duration(cfg.SSHKeyTTL)})
-	s.Sessions = session.New(session.Config{Store: st, Auth: s.Auth, Fleet: s.Fleet, Bus: s.bus, Region: cfg.Region,
-		Account: account, StreamURL: s.streamURL, IdleTimeout: time.Duration(cfg.IdleTimeout), Logger: log})
+	documents := docs.New(docs.Config{Store: st, Auth: s.Auth, Region: cfg.Region, Account: account, Logger: log})
+	s.Sessions = session.New(session.Config{Store: st, Auth: s.Auth, Fleet: s.Fleet, Bus: s.bus, Region: cfg.Region, Documents: documents,
+		Account: account, StreamURL: s.streamURL, IdleTimeout: time.Duration(cfg.IdleTimeout),
+		TimeoutUnit: time.Duration(cfg.TestTimeoutUnit), Logger: log})
 	s.relay = relay.New(relay.Config{Sessions: s.Sessions, Bus: s.bus, Logger: log, BaseContext: s.baseCtx})
 	s.gateway = gateway.New(gateway.Config{Store: st, Fleet: s.Fleet, Sessions: s.Sessions, Bus: s.bus,
 		Region: cfg.Region, Logger: log, BaseContext: s.baseCtx, Audit: auditLog})
@@ -120,7 +122,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server, err
 	s.Fleet.Register(apiMux)
 	s.Sessions.Register(apiMux)
 	iam.New(iam.Config{Store: st, Auth: s.Auth, Account: account, Logger: log}).Register(apiMux)
-	docs.New(docs.Config{Store: st, Auth: s.Auth, Region: cfg.Region, Account: account, Logger: log}).Register(apiMux)
+	documents.Register(apiMux)
 	apiMux.Observe(func(ctx context.Context, op string, p *auth.Principal, r *http.Request, err error) {
 		principal := ""
 		if p != nil {

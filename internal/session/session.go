@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,26 +47,72 @@ func Ended(status string) bool { return status == StatusTerminated || status == 
 const DefaultDocument = "SSM-SessionManagerRunShell"
 
 // task is what a session stores of its start: the document content as it
-// was then and the resolved parameters, so a later document change does not
-// alter a running session.
+// was then, the resolved parameters, the preferences, the run-as user and the
+// limits, so a later document change does not alter a running session.
 type task struct {
-	Parameters map[string]string `json:"parameters"`
-	Content    json.RawMessage   `json:"content"`
+	Parameters  map[string]string `json:"parameters"`
+	Content     json.RawMessage   `json:"content"`
+	Preferences json.RawMessage   `json:"preferences,omitempty"`
+	RunAsUser   string            `json:"runAsUser,omitempty"`
+	IdleMinutes int               `json:"idleMinutes,omitempty"`
+	MaxMinutes  int               `json:"maxMinutes,omitempty"`
 }
 
-// document returns a session document's content by name. Built-in
-// documents come from the document package; custom ones are not stored yet.
-func (m *Manager) document(_ context.Context, name string) (json.RawMessage, *document.Document, error) {
-	for _, b := range document.Builtins() {
-		if b.Name == name {
-			d, err := document.Parse([]byte(b.Content), "JSON")
-			if err != nil {
-				return nil, nil, fmt.Errorf("built-in document %s: %w", name, err)
+// Documents finds a session document by name (version "" = default).
+type Documents interface {
+	Lookup(ctx context.Context, name, version string) (json.RawMessage, *document.Document, error)
+}
+
+// builtinDocuments serves the built-in documents only.
+type builtinDocuments struct{}
+
+func (builtinDocuments) Lookup(_ context.Context, name, _ string) (json.RawMessage, *document.Document, error) {
+	b, ok := document.FindBuiltin(name)
+	if !ok {
+		return nil, nil, api.Errorf(api.CodeInvalidDocument, "Document with name %s does not exist.", name)
+	}
+	d, err := document.Parse([]byte(b.Content), b.DocumentFormat)
+	if err != nil {
+		return nil, nil, fmt.Errorf("built-in document %s: %w", name, err)
+	}
+	return json.RawMessage(b.Content), d, nil
+}
+
+// RunAsTag is the IAM tag naming a user's run-as OS account.
+const RunAsTag = "SSMSessionRunAs"
+
+// runAsUser resolves the SSMSessionRunAs tag: the user's own tag wins, then
+// the first of its groups (by name) that has one (a Tether extension).
+func (m *Manager) runAsUser(ctx context.Context, p *auth.Principal) (string, error) {
+	if v := p.Tags[RunAsTag]; v != "" {
+		return v, nil
+	}
+	for _, g := range p.Groups {
+		tags, err := m.cfg.Store.ListTags(ctx, store.ResourceGroup, g)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return "", err
+		}
+		for _, t := range tags {
+			if t.Key == RunAsTag && t.Value != "" {
+				return t.Value, nil
 			}
-			return json.RawMessage(b.Content), d, nil
 		}
 	}
-	return nil, nil, api.Errorf(api.CodeInvalidDocument, "Document %s does not exist in your account", name)
+	return "", nil
+}
+
+// Limits returns a session's idle timeout and maximum duration (0: none).
+func (m *Manager) Limits(s store.Session) (idle, max time.Duration) {
+	var t task
+	json.Unmarshal([]byte(s.Parameters), &t)
+	idle = m.cfg.IdleTimeout
+	if t.IdleMinutes > 0 {
+		idle = time.Duration(t.IdleMinutes) * m.cfg.TimeoutUnit
+	}
+	if t.MaxMinutes > 0 {
+		max = time.Duration(t.MaxMinutes) * m.cfg.TimeoutUnit
+	}
+	return idle, max
 }
 
 // documentError maps document errors to API errors.
@@ -94,10 +141,16 @@ type Config struct {
 	// StreamURL returns the data-channel URL for a session (scheme, host and
 	// path), e.g. ws://127.0.0.1:7443/v1/data-channel/ID?role=publish_subscribe.
 	StreamURL func(sessionID string) string
-	// IdleTimeout ends sessions with no stream traffic (default 20 min).
+	// IdleTimeout ends sessions with no stream traffic when the preferences
+	// document sets none (default 20 min).
 	IdleTimeout time.Duration
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// TimeoutUnit is what one "minute" of idleSessionTimeout and
+	// maxSessionDuration means (default time.Minute; tests use seconds).
+	TimeoutUnit time.Duration
+	// Documents finds session documents (default: the built-ins only).
+	Documents Documents
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Manager implements the session operations.
@@ -116,11 +169,14 @@ func New(cfg Config) *Manager {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 20 * time.Minute
 	}
+	if cfg.TimeoutUnit == 0 {
+		cfg.TimeoutUnit = time.Minute
+	}
+	if cfg.Documents == nil {
+		cfg.Documents = builtinDocuments{}
+	}
 	return &Manager{cfg: cfg}
 }
-
-// IdleTimeout returns the configured idle timeout.
-func (m *Manager) IdleTimeout() time.Duration { return m.cfg.IdleTimeout }
 
 // Register adds the session operations to mux.
 func (m *Manager) Register(mux *ssmapi.Mux) {
@@ -215,7 +271,7 @@ func (m *Manager) startSession(ctx context.Context, p *auth.Principal, in *api.S
 			}
 		}
 	}
-	content, parsed, err := m.document(ctx, doc)
+	content, parsed, err := m.cfg.Documents.Lookup(ctx, doc, "")
 	if err != nil {
 		return nil, err
 	}
@@ -223,16 +279,35 @@ func (m *Manager) startSession(ctx context.Context, p *auth.Principal, in *api.S
 	if err != nil {
 		return nil, documentError(err)
 	}
+	// The preferences document applies to every session.
+	prefsContent, prefs, err := m.cfg.Documents.Lookup(ctx, DefaultDocument, "")
+	if err != nil {
+		return nil, fmt.Errorf("load preferences: %w", err)
+	}
+	t := task{Parameters: params, Content: content}
+	if doc != DefaultDocument {
+		t.Preferences = prefsContent
+	}
+	if prefs.Inputs.RunAsEnabled {
+		if t.RunAsUser, err = m.runAsUser(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	t.IdleMinutes, _ = strconv.Atoi(prefs.Inputs.IdleSessionTimeout)
+	t.MaxMinutes, _ = strconv.Atoi(prefs.Inputs.MaxSessionDuration)
 	if _, err := m.cfg.Store.GetInstance(ctx, in.Target); err != nil || !m.cfg.Fleet.Presence().Online(in.Target) {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 		return nil, api.Errorf(api.CodeTargetNotConnected, "%s is not connected.", in.Target)
 	}
-	pj, _ := json.Marshal(task{Parameters: params, Content: content})
+	pj, _ := json.Marshal(t)
 	s := store.Session{
 		ID: NewSessionID(p.User.Name), Target: in.Target, Owner: p.ARN, DocumentName: doc,
 		Reason: in.Reason, Status: StatusConnecting, StartDate: m.cfg.Now().UTC(), Parameters: string(pj),
+	}
+	if t.MaxMinutes > 0 {
+		s.MaxSessionDuration = strconv.Itoa(t.MaxMinutes)
 	}
 	if err := m.cfg.Store.CreateSession(ctx, s); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
@@ -394,6 +469,7 @@ func (m *Manager) Dispatch(ctx context.Context, s store.Session, noPty bool) err
 	st := api.SessionTask{
 		SessionID: s.ID, DocumentName: s.DocumentName, DocumentContent: t.Content,
 		Parameters: t.Parameters, SessionOwner: s.Owner, NoPty: noPty,
+		RunAsUser: t.RunAsUser, Preferences: t.Preferences,
 	}
 	content, err := json.Marshal(st)
 	if err != nil {

@@ -140,6 +140,10 @@ func Start(t testing.TB, env []string, name string, args ...string) *Proc {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p := &Proc{Cmd: cmd, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.Stdout, p.Stderr
+	// A grandchild that left the process group (sshd's per-connection
+	// children call setsid) may hold the output pipes open: do not let
+	// that hang Wait after the process itself has exited.
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
