@@ -228,3 +228,21 @@ func TestSessionTimeouts(t *testing.T) {
 		}
 	})
 }
+
+func TestShellProfile(t *testing.T) {
+	s := testenv.StartDev(t)
+	setPreferences(t, s, `{"shellProfile":{"linux":"export GREETING=hello-from-profile","windows":""}}`)
+	r := s.CLI("echo $GREETING\n", "start-session", "--target", s.InstanceID)
+	if r.Code != 0 || r.Stdout != "hello-from-profile\n" {
+		t.Fatalf("code %d stdout %q stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	// It does not apply to other documents' commands.
+	doc := filepath.Join(t.TempDir(), "d.json")
+	os.WriteFile(doc, []byte(`{"schemaVersion":"1.0","sessionType":"NonInteractiveCommands","properties":{"linux":{"commands":"echo [$GREETING]"}}}`), 0o600)
+	if r := s.CLI("", "create-document", "--name", "Greet", "--content", "file://"+doc); r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	if r := s.CLI("", "start-session", "--target", s.InstanceID, "--document-name", "Greet"); r.Code != 0 || r.Stdout != "[]\n" {
+		t.Fatalf("commands document: code %d stdout %q stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+}
