@@ -85,6 +85,9 @@ func iamCommands() []iamCommand {
 		{"tag-user", "TagUser", "tag a user (e.g. SSMSessionRunAs)", []iamField{fUser, {"tags", "Tags", "tags", true}}},
 		{"untag-user", "UntagUser", "remove tags from a user", []iamField{fUser, fTagKeys}},
 		{"list-user-tags", "ListUserTags", "list a user's tags", []iamField{fUser}},
+		{"tag-group", "TagGroup", "tag a group (SSMSessionRunAs applies to members without their own)", []iamField{fGroup, {"tags", "Tags", "tags", true}}},
+		{"untag-group", "UntagGroup", "remove tags from a group", []iamField{fGroup, fTagKeys}},
+		{"list-group-tags", "ListGroupTags", "list a group's tags", []iamField{fGroup}},
 		{"get-caller-identity", "GetCallerIdentity", "who am I", nil},
 	}
 }
@@ -224,7 +227,7 @@ func printIAMTable(w io.Writer, op string, v any) bool {
 		rows, cols = list(m["AccessKeyMetadata"]), []string{"AccessKeyId", "Status", "UserName"}
 	case "ListAttachedUserPolicies", "ListAttachedGroupPolicies":
 		rows, cols = list(m["AttachedPolicies"]), []string{"PolicyName", "PolicyArn"}
-	case "ListUserTags":
+	case "ListUserTags", "ListGroupTags":
 		rows, cols = list(m["Tags"]), []string{"Key", "Value"}
 	case "ListPolicyVersions":
 		rows, cols = list(m["Versions"]), []string{"VersionId", "IsDefaultVersion"}

@@ -103,6 +103,32 @@ func TestRunAs(t *testing.T) {
 			t.Fatalf("code %d stdout %q stderr %q", r.Code, r.Stdout, r.Stderr)
 		}
 	})
+	t.Run("a group's tag applies to members without their own", func(t *testing.T) {
+		grouped := osUser(t, "")
+		for _, args := range [][]string{
+			{"iam", "untag-user", "--user-name", "admin", "--tag-keys", "SSMSessionRunAs"},
+			{"iam", "create-group", "--group-name", "runas-a"}, {"iam", "create-group", "--group-name", "runas-b"},
+			{"iam", "tag-group", "--group-name", "runas-a", "--tags", "SSMSessionRunAs=" + grouped},
+			{"iam", "tag-group", "--group-name", "runas-b", "--tags", "SSMSessionRunAs=" + tagged},
+			{"iam", "add-user-to-group", "--group-name", "runas-b", "--user-name", "admin"},
+			{"iam", "add-user-to-group", "--group-name", "runas-a", "--user-name", "admin"},
+		} {
+			if r := s.CLI("", args...); r.Code != 0 {
+				t.Fatalf("%v: %s", args, r.Stderr)
+			}
+		}
+		// First match by group name: runas-a.
+		r := s.CLI(whoami, "start-session", "--target", s.InstanceID)
+		if r.Code != 0 || !strings.HasPrefix(r.Stdout, grouped+"\n") {
+			t.Fatalf("code %d stdout %q stderr %q", r.Code, r.Stdout, r.Stderr)
+		}
+		// The user's own tag wins over its groups'.
+		s.CLI("", "iam", "tag-user", "--user-name", "admin", "--tags", "SSMSessionRunAs="+tagged)
+		r = s.CLI(whoami, "start-session", "--target", s.InstanceID)
+		if r.Code != 0 || !strings.HasPrefix(r.Stdout, tagged+"\n") {
+			t.Fatalf("code %d stdout %q stderr %q", r.Code, r.Stdout, r.Stderr)
+		}
+	})
 	t.Run("a missing user fails with its name and what to do", func(t *testing.T) {
 		s.CLI("", "iam", "tag-user", "--user-name", "admin", "--tags", "SSMSessionRunAs=nosuchuser42")
 		r := s.CLI(whoami, "start-session", "--target", s.InstanceID)

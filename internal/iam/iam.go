@@ -110,6 +110,9 @@ func (s *Service) Register(m *ssmapi.Mux) {
 	h("TagUser", ssmapi.Op(s.tagUser))
 	h("UntagUser", ssmapi.Op(s.untagUser))
 	h("ListUserTags", ssmapi.Op(s.listUserTags))
+	h("TagGroup", ssmapi.Op(s.tagGroup))
+	h("UntagGroup", ssmapi.Op(s.untagGroup))
+	h("ListGroupTags", ssmapi.Op(s.listGroupTags))
 	h("SimulatePrincipalPolicy", ssmapi.Op(s.simulate))
 }
 
@@ -910,6 +913,49 @@ func (s *Service) listUserTags(ctx context.Context, p *auth.Principal, in *tagIn
 	tags, err := s.cfg.Store.ListTags(ctx, store.ResourceUser, in.UserName)
 	if err != nil {
 		return nil, mapErr(err, "user", in.UserName)
+	}
+	out := []Tag{}
+	for _, t := range tags {
+		out = append(out, Tag{Key: t.Key, Value: t.Value})
+	}
+	return map[string]any{"Tags": out, "IsTruncated": false}, nil
+}
+
+// --- group tags (Tether: SSMSessionRunAs on a group applies to its members) ---
+
+type groupTagInput struct {
+	GroupName string   `json:"GroupName"`
+	Tags      []Tag    `json:"Tags"`
+	TagKeys   []string `json:"TagKeys"`
+}
+
+func (s *Service) tagGroup(ctx context.Context, p *auth.Principal, in *groupTagInput) (any, error) {
+	if err := s.authorize(p, "iam:TagGroup", s.groupARN(in.GroupName)); err != nil {
+		return nil, err
+	}
+	if len(in.Tags) == 0 {
+		return nil, &api.Error{Status: http.StatusBadRequest, Code: CodeValidationError, Message: "Tags must name at least one tag"}
+	}
+	if err := validateTags(in.Tags); err != nil {
+		return nil, err
+	}
+	return struct{}{}, mapErr(s.cfg.Store.AddTags(ctx, store.ResourceGroup, in.GroupName, toStoreTags(in.Tags)), "group", in.GroupName)
+}
+
+func (s *Service) untagGroup(ctx context.Context, p *auth.Principal, in *groupTagInput) (any, error) {
+	if err := s.authorize(p, "iam:UntagGroup", s.groupARN(in.GroupName)); err != nil {
+		return nil, err
+	}
+	return struct{}{}, mapErr(s.cfg.Store.RemoveTags(ctx, store.ResourceGroup, in.GroupName, in.TagKeys), "group", in.GroupName)
+}
+
+func (s *Service) listGroupTags(ctx context.Context, p *auth.Principal, in *groupTagInput) (any, error) {
+	if err := s.authorize(p, "iam:ListGroupTags", s.groupARN(in.GroupName)); err != nil {
+		return nil, err
+	}
+	tags, err := s.cfg.Store.ListTags(ctx, store.ResourceGroup, in.GroupName)
+	if err != nil {
+		return nil, mapErr(err, "group", in.GroupName)
 	}
 	out := []Tag{}
 	for _, t := range tags {
