@@ -138,6 +138,51 @@ func TestAWSSDK(t *testing.T) {
 		})
 	}
 
+	t.Run("activations, tags and documents", func(t *testing.T) {
+		act, err := c.CreateActivation(ctx, &ssm.CreateActivationInput{IamRole: aws.String("r"), DefaultInstanceName: aws.String("sdk"),
+			RegistrationLimit: aws.Int32(2), Tags: []types.Tag{{Key: aws.String("Team"), Value: aws.String("sdk")}}})
+		if err != nil || aws.ToString(act.ActivationId) == "" || aws.ToString(act.ActivationCode) == "" {
+			t.Fatalf("CreateActivation: %+v %v", act, err)
+		}
+		da, err := c.DescribeActivations(ctx, &ssm.DescribeActivationsInput{})
+		if err != nil || len(da.ActivationList) < 1 {
+			t.Fatalf("DescribeActivations: %+v %v", da, err)
+		}
+		if _, err := c.AddTagsToResource(ctx, &ssm.AddTagsToResourceInput{ResourceType: types.ResourceTypeForTaggingManagedInstance,
+			ResourceId: aws.String(s.InstanceID), Tags: []types.Tag{{Key: aws.String("Environment"), Value: aws.String("Development")}}}); err != nil {
+			t.Fatal(err)
+		}
+		lt, err := c.ListTagsForResource(ctx, &ssm.ListTagsForResourceInput{ResourceType: types.ResourceTypeForTaggingManagedInstance, ResourceId: aws.String(s.InstanceID)})
+		if err != nil || len(lt.TagList) != 1 || aws.ToString(lt.TagList[0].Value) != "Development" {
+			t.Fatalf("ListTagsForResource: %+v %v", lt, err)
+		}
+		content := `{"schemaVersion":"1.0","description":"sdk","sessionType":"NonInteractiveCommands","properties":{"linux":{"commands":"uptime"}}}`
+		cd, err := c.CreateDocument(ctx, &ssm.CreateDocumentInput{Name: aws.String("Sdk-Uptime"), Content: aws.String(content),
+			DocumentType: types.DocumentTypeSession, DocumentFormat: types.DocumentFormatJson})
+		if err != nil || aws.ToString(cd.DocumentDescription.DocumentVersion) != "1" || cd.DocumentDescription.DocumentType != types.DocumentTypeSession {
+			t.Fatalf("CreateDocument: %+v %v", cd, err)
+		}
+		gd, err := c.GetDocument(ctx, &ssm.GetDocumentInput{Name: aws.String("Sdk-Uptime")})
+		if err != nil || aws.ToString(gd.Content) != content {
+			t.Fatalf("GetDocument: %+v %v", gd, err)
+		}
+		ld, err := c.ListDocuments(ctx, &ssm.ListDocumentsInput{Filters: []types.DocumentKeyValuesFilter{{Key: aws.String("Owner"), Values: []string{"Self"}}}})
+		if err != nil || len(ld.DocumentIdentifiers) != 1 {
+			t.Fatalf("ListDocuments: %+v %v", ld, err)
+		}
+		_, err = c.CreateDocument(ctx, &ssm.CreateDocumentInput{Name: aws.String("Sdk-Bad"), Content: aws.String(`{"schemaVersion":"1.0","sessionType":"Shell"}`),
+			DocumentType: types.DocumentTypeSession})
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidDocumentContent" || !strings.Contains(ae.ErrorMessage(), "sessionType") {
+			t.Fatalf("bad document: %v", err)
+		}
+		if _, err := c.DeleteDocument(ctx, &ssm.DeleteDocumentInput{Name: aws.String("Sdk-Uptime")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.DeleteActivation(ctx, &ssm.DeleteActivationInput{ActivationId: act.ActivationId}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("wrong secret", func(t *testing.T) {
 		p := s.Profile()
 		bad := ssm.New(ssm.Options{Region: p.Region, BaseEndpoint: aws.String(s.URL),
