@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,26 +54,52 @@ type portSession struct {
 	client string // client version from the handshake
 }
 
-// destination returns host:port to dial, refusing denied remote hosts.
+// destination returns host:port to dial for the session's single forward.
 func (p *portSession) destination(ctx context.Context) (string, error) {
-	port, err := strconv.Atoi(p.props.PortNumber)
+	return p.a.resolveDestination(ctx, p.props.Host, p.props.PortNumber)
+}
+
+// resolveDestination returns the address to dial for host:port: the
+// instance itself when host is empty, else host resolved, refused if any of
+// its addresses is on the deny list, and dialled by the checked address (so
+// a second DNS answer cannot swap it).
+func (a *Agent) resolveDestination(ctx context.Context, host, portStr string) (string, error) {
+	port, err := strconv.Atoi(portStr)
 	if err != nil || port < 1 || port > 65535 {
-		return "", fmt.Errorf("portNumber %q is not a port", p.props.PortNumber)
+		return "", fmt.Errorf("portNumber %q is not a port", portStr)
 	}
-	if p.props.Host == "" {
+	if host == "" {
 		return net.JoinHostPort("localhost", strconv.Itoa(port)), nil
 	}
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", p.props.Host)
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 	if err != nil || len(addrs) == 0 {
-		return "", fmt.Errorf("resolve %s: %v", p.props.Host, err)
+		return "", fmt.Errorf("resolve %s: %v", host, err)
 	}
 	for _, ip := range addrs {
-		if p.a.denied(ip) {
-			return "", fmt.Errorf("destination %s (%s) is on the agent's deny list", p.props.Host, ip)
+		if a.denied(ip) {
+			return "", fmt.Errorf("destination %s (%s) is on the agent's deny list", host, ip)
 		}
 	}
-	// Dial the address that was checked, not the name again (DNS rebinding).
 	return net.JoinHostPort(addrs[0].Unmap().String(), strconv.Itoa(port)), nil
+}
+
+// streamDestination reads a multi-forward stream's 2-byte index and returns
+// the destination it names (Tether-StartPortForwardingSessionMulti).
+func (p *portSession) streamDestination(ctx context.Context, st io.Reader) (string, error) {
+	var hdr [2]byte
+	if _, err := io.ReadFull(st, hdr[:]); err != nil {
+		return "", fmt.Errorf("read the stream's destination index: %w", err)
+	}
+	lines := strings.Split(p.props.Destinations, "\n")
+	i := int(hdr[0])<<8 | int(hdr[1])
+	if i >= len(lines) {
+		return "", fmt.Errorf("destination index %d out of range (%d destinations)", i, len(lines))
+	}
+	host, port := "", lines[i]
+	if j := strings.LastIndex(lines[i], ":"); j >= 0 {
+		host, port = lines[i][:j], lines[i][j+1:]
+	}
+	return p.a.resolveDestination(ctx, host, port)
 }
 
 // denied reports whether ip is in the agent's deny list.
@@ -149,7 +176,13 @@ func (p *portSession) forward(ctx context.Context, st io.ReadWriteCloser) {
 		ev.End = time.Now()
 		p.a.reportTunnel(ev)
 	}()
-	dest, err := p.destination(ctx)
+	var dest string
+	var err error
+	if p.props.Destinations != "" {
+		dest, err = p.streamDestination(ctx, st)
+	} else {
+		dest, err = p.destination(ctx)
+	}
 	ev.Destination = dest
 	if dest == "" {
 		ev.Destination = net.JoinHostPort(p.props.Host, p.props.PortNumber)

@@ -297,12 +297,26 @@ func parseParameters(s string) (map[string][]string, error) {
 
 func cmdStartSession(ctx context.Context, e Env, args []string) int {
 	var target, doc, params, reason string
+	var forwards []forwardSpec
+	var forwardErr error
 	c, _, code := setup("start-session", e, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&target, "target", "", "instance id (required)")
 		fs.StringVar(&doc, "document-name", "", "session document (default SSM-SessionManagerRunShell)")
 		fs.StringVar(&params, "parameters", "", "document parameters: k=v,k2=v2 or JSON")
 		fs.StringVar(&reason, "reason", "", "why you are opening the session (recorded)")
+		fs.Func("forward", "LOCAL:PORT or LOCAL:HOST:PORT, repeatable: several forwards in one session", func(v string) error {
+			f, err := parseForward(v)
+			if err != nil {
+				forwardErr = err
+				return err
+			}
+			forwards = append(forwards, f)
+			return nil
+		})
 	})
+	if forwardErr != nil {
+		return exitUsage
+	}
 	if code >= 0 {
 		return code
 	}
@@ -315,11 +329,22 @@ func cmdStartSession(ctx context.Context, e Env, args []string) int {
 		fmt.Fprintln(e.Stderr, "tether start-session:", err)
 		return exitUsage
 	}
+	if len(forwards) > 0 {
+		if doc != "" || params != "" {
+			fmt.Fprintln(e.Stderr, "tether start-session: --forward chooses its own document; drop --document-name and --parameters")
+			return exitUsage
+		}
+		doc = "Tether-StartPortForwardingSessionMulti"
+		p = map[string][]string{}
+		for _, f := range forwards {
+			p["forwards"] = append(p["forwards"], f.dest)
+		}
+	}
 	var out api.StartSessionOutput
 	if err := c.Call(ctx, api.TargetSSM+"StartSession", api.StartSessionInput{Target: target, DocumentName: doc, Parameters: p, Reason: reason}, &out); err != nil {
 		return report(e, "StartSession", err)
 	}
-	sio := sessionIO{stdin: e.Stdin, stdout: e.Stdout, stderr: e.Stderr}
+	sio := sessionIO{stdin: e.Stdin, stdout: e.Stdout, stderr: e.Stderr, forwards: forwards}
 	if f, ok := e.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		sio.tty = f
 		fmt.Fprintf(e.Stderr, "\nStarting session with SessionId: %s\n", out.SessionID)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -35,6 +36,27 @@ type sessionIO struct {
 	stderr io.Writer
 	// tty is the terminal's file when stdin is a terminal, else nil.
 	tty *os.File
+	// forwards are the --forward specs, in the order of the session's
+	// destinations.
+	forwards []forwardSpec
+}
+
+// forwardSpec is one --forward LOCAL:[HOST:]PORT.
+type forwardSpec struct {
+	local string // local port, "0" = pick one
+	dest  string // PORT or HOST:PORT
+}
+
+// parseForward parses LOCAL:PORT or LOCAL:HOST:PORT.
+func parseForward(v string) (forwardSpec, error) {
+	local, dest, ok := strings.Cut(v, ":")
+	if !ok || local == "" || dest == "" {
+		return forwardSpec{}, fmt.Errorf("--forward %q: want LOCAL:PORT or LOCAL:HOST:PORT", v)
+	}
+	if _, err := strconv.ParseUint(local, 10, 16); err != nil {
+		return forwardSpec{}, fmt.Errorf("--forward %q: %q is not a local port", v, local)
+	}
+	return forwardSpec{local: local, dest: dest}, nil
 }
 
 // sessionResult is how a session ended.
@@ -52,6 +74,7 @@ type portProperties struct {
 	Host                string `json:"host"`
 	LocalUnixSocket     string `json:"localUnixSocket"`
 	LocalConnectionType string `json:"localConnectionType"`
+	Destinations        string `json:"destinations"`
 }
 
 // runSession attaches to a started session's data channel and runs it.
@@ -308,28 +331,56 @@ func smuxConfig() *smux.Config {
 	return cfg
 }
 
+// portListener is one local listener of a port session; hdr, if set, is
+// written first on each of its streams (the destination index).
+type portListener struct {
+	ln  net.Listener
+	hdr []byte
+}
+
 // runPortForward listens locally and carries each accepted connection as
-// one smux stream, as the official plugin does.
+// one smux stream, as the official plugin does; with several --forward
+// specs, one listener each, and each stream names its destination.
 func runPortForward(ctx context.Context, s *datachannel.Stream, sid string, pp portProperties, sio sessionIO) error {
-	var ln net.Listener
-	var err error
-	if pp.LocalConnectionType == "unix" && pp.LocalUnixSocket != "" {
-		ln, err = net.Listen("unix", pp.LocalUnixSocket)
-	} else {
-		port := pp.LocalPortNumber
-		if port == "" {
-			port = "0"
+	var listeners []portListener
+	defer func() {
+		for _, l := range listeners {
+			l.ln.Close()
 		}
-		ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
-	}
-	if err != nil {
-		return fmt.Errorf("listen for port forwarding: %w", err)
-	}
-	defer ln.Close()
-	if ta, ok := ln.Addr().(*net.TCPAddr); ok {
-		fmt.Fprintf(sio.stdout, "Port %s opened for sessionId %s.\n", strconv.Itoa(ta.Port), sid)
+	}()
+	if pp.Destinations != "" {
+		if len(sio.forwards) != len(strings.Split(pp.Destinations, "\n")) {
+			return errors.New("the agent's destinations do not match the --forward flags")
+		}
+		for i, f := range sio.forwards {
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", f.local))
+			if err != nil {
+				return fmt.Errorf("listen on port %s for %s: %w", f.local, f.dest, err)
+			}
+			listeners = append(listeners, portListener{ln: ln, hdr: []byte{byte(i >> 8), byte(i)}})
+			fmt.Fprintf(sio.stdout, "Port %d opened for sessionId %s (to %s).\n", ln.Addr().(*net.TCPAddr).Port, sid, f.dest)
+		}
 	} else {
-		fmt.Fprintf(sio.stdout, "Unix socket %s opened for sessionId %s.\n", pp.LocalUnixSocket, sid)
+		var ln net.Listener
+		var err error
+		if pp.LocalConnectionType == "unix" && pp.LocalUnixSocket != "" {
+			ln, err = net.Listen("unix", pp.LocalUnixSocket)
+		} else {
+			port := pp.LocalPortNumber
+			if port == "" {
+				port = "0"
+			}
+			ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+		}
+		if err != nil {
+			return fmt.Errorf("listen for port forwarding: %w", err)
+		}
+		listeners = append(listeners, portListener{ln: ln})
+		if ta, ok := ln.Addr().(*net.TCPAddr); ok {
+			fmt.Fprintf(sio.stdout, "Port %s opened for sessionId %s.\n", strconv.Itoa(ta.Port), sid)
+		} else {
+			fmt.Fprintf(sio.stdout, "Unix socket %s opened for sessionId %s.\n", pp.LocalUnixSocket, sid)
+		}
 	}
 	fmt.Fprintln(sio.stdout, "Waiting for connections...")
 	conn := datachannel.NewConn(s, func(pt datachannel.PayloadType, b []byte) {
@@ -357,27 +408,44 @@ func runPortForward(ctx context.Context, s *datachannel.Stream, sid string, pp p
 		case <-ctx.Done():
 		case <-ended:
 		}
-		ln.Close()
+		for _, l := range listeners {
+			l.ln.Close()
+		}
 		sess.Close()
 	}()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for {
-		local, err := ln.Accept()
-		if err != nil {
-			return nil
-		}
-		st, err := sess.OpenStream()
-		if err != nil {
-			local.Close()
-			return nil
-		}
+	for _, l := range listeners {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pipe(local, st)
+			for {
+				local, err := l.ln.Accept()
+				if err != nil {
+					return
+				}
+				st, err := sess.OpenStream()
+				if err != nil {
+					local.Close()
+					return
+				}
+				if l.hdr != nil {
+					if _, err := st.Write(l.hdr); err != nil {
+						local.Close()
+						st.Close()
+						continue
+					}
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					pipe(local, st)
+				}()
+			}
 		}()
 	}
+	<-ended
+	return nil
 }
 
 // pipe copies both ways until both directions end.

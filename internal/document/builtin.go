@@ -28,6 +28,8 @@ func Builtins() []Builtin {
 			Description: "Document to start port forwarding session over Session Manager"},
 		{Name: "AWS-StartPortForwardingSessionToRemoteHost", Content: portForwardingRemote, DocumentFormat: FormatJSON,
 			Description: "Document to start port forwarding session over Session Manager to a remote host"},
+		{Name: "Tether-StartPortForwardingSessionMulti", Content: portForwardingMulti, DocumentFormat: FormatJSON,
+			Description: "Tether: several port forwards in one session (tether start-session --forward)"},
 		{Name: "AWS-StartInteractiveCommand", Content: interactiveCommand, DocumentFormat: FormatJSON,
 			Description: "Document to run single interactive command on an instance"},
 		{Name: "AWS-StartNonInteractiveCommand", Content: nonInteractiveCommand, DocumentFormat: FormatJSON,
@@ -231,5 +233,27 @@ const passwordReset = `{
       "commands": "passwd {{username}}",
       "runAsElevated": true
     }
+  }
+}`
+
+// portForwardingMulti is Tether's own: several destinations in one Port
+// session, each PORT on the instance or HOST:PORT (checked by the agent's
+// deny list like AWS-StartPortForwardingSessionToRemoteHost).
+const portForwardingMulti = `{
+  "schemaVersion": "1.0",
+  "description": "Tether: several port forwards in one session (tether start-session --forward)",
+  "sessionType": "Port",
+  "parameters": {
+    "forwards": {
+      "type": "StringList",
+      "description": "(Required) Destinations, each PORT on the instance or HOST:PORT.",
+      "allowedPattern": "^([a-zA-Z0-9][a-zA-Z0-9.-]{0,252}:)?([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$",
+      "minItems": 1,
+      "maxItems": 16
+    }
+  },
+  "properties": {
+    "type": "LocalPortForwarding",
+    "destinations": "{{ forwards }}"
   }
 }`

@@ -9,7 +9,7 @@ import (
 func TestBuiltinsParse(t *testing.T) {
 	want := []string{
 		"SSM-SessionManagerRunShell", "AWS-StartSSHSession", "AWS-StartPortForwardingSession",
-		"AWS-StartPortForwardingSessionToRemoteHost", "AWS-StartInteractiveCommand",
+		"AWS-StartPortForwardingSessionToRemoteHost", "Tether-StartPortForwardingSessionMulti", "AWS-StartInteractiveCommand",
 		"AWS-StartNonInteractiveCommand", "AWS-PasswordReset",
 	}
 	var names []string

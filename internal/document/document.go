@@ -132,6 +132,11 @@ type PortProperties struct {
 	Host                string `json:"host,omitempty"`
 	LocalUnixSocket     string `json:"localUnixSocket,omitempty"`
 	LocalConnectionType string `json:"localConnectionType,omitempty"`
+	// Destinations (Tether) lists several forwards, one per line, each
+	// PORT on the instance or HOST:PORT; each smux stream then starts with
+	// a 2-byte big-endian index into the list. Only Tether's agent and CLI
+	// use it (Tether-StartPortForwardingSessionMulti).
+	Destinations string `json:"destinations,omitempty"`
 }
 
 var sessionTypes = []string{SessionStandardStream, SessionInteractiveCommands, SessionNonInteractiveCommands, SessionPort}
@@ -148,7 +153,7 @@ var osKeys = []string{"linux", "windows", "macos"}
 
 var commandKeys = []string{"commands", "runAsElevated", "separateOutputStream", "stdOutSeparatorPrefix", "stdErrSeparatorPrefix"}
 
-var portKeys = []string{"portNumber", "type", "localPortNumber", "host", "localUnixSocket", "localConnectionType"}
+var portKeys = []string{"portNumber", "type", "localPortNumber", "host", "localUnixSocket", "localConnectionType", "destinations"}
 
 var separatorPrefix = regexp.MustCompile(`^[0-9a-zA-Z\r\n_:-]{0,30}$`)
 
@@ -507,7 +512,7 @@ func parsePort(props *node) error {
 			return invalidf("%s %q: must be LocalPortForwarding or left out", path, v.str)
 		}
 	}
-	if props.get("portNumber") == nil {
+	if props.get("portNumber") == nil && props.get("destinations") == nil {
 		return invalidf("properties.portNumber: required for sessionType Port")
 	}
 	return nil

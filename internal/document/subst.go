@@ -191,6 +191,7 @@ func (d *Document) Port(params map[string]string) (PortProperties, error) {
 		"host":                &pp.Host,
 		"localUnixSocket":     &pp.LocalUnixSocket,
 		"localConnectionType": &pp.LocalConnectionType,
+		"destinations":        &pp.Destinations,
 	}
 	for i, k := range d.props.keys {
 		v, err := d.substitute(d.props.elems[i].str, params)
@@ -199,7 +200,17 @@ func (d *Document) Port(params map[string]string) (PortProperties, error) {
 		}
 		*fields[k] = v
 	}
-	if !isPort(pp.PortNumber, 1) {
+	if pp.Destinations != "" {
+		for _, d := range strings.Split(pp.Destinations, "\n") {
+			port := d
+			if i := strings.LastIndex(d, ":"); i >= 0 {
+				port = d[i+1:]
+			}
+			if !isPort(port, 1) {
+				return PortProperties{}, validationf("properties.destinations %q: each line must be PORT or HOST:PORT", clip(d, 80))
+			}
+		}
+	} else if !isPort(pp.PortNumber, 1) {
 		return PortProperties{}, validationf("properties.portNumber %q: must be a port number from 1 to 65535", clip(pp.PortNumber, 80))
 	}
 	if pp.LocalPortNumber != "" && !isPort(pp.LocalPortNumber, 0) {

@@ -379,3 +379,76 @@ func TestPushedSSHKey(t *testing.T) {
 		t.Fatalf("bad user: %d %s", r.Code, r.Stderr)
 	}
 }
+
+// namedServer answers every request with its name.
+func namedServer(t *testing.T, name string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name) })}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestSeveralForwardsInOneSession(t *testing.T) {
+	s := testenv.StartDev(t)
+	a, b := namedServer(t, "alpha"), namedServer(t, "bravo")
+	cli := testenv.Start(t, s.Env(), s.Bins.CLI, "start-session", "--target", s.InstanceID,
+		"--forward", fmt.Sprintf("0:%d", a), "--forward", fmt.Sprintf("0:%d", b), "--forward", "0:169.254.169.254:80")
+	re := regexp.MustCompile(`Port (\d+) opened for sessionId admin-[0-9a-f]{17} \(to ([^)]+)\)`)
+	var ports map[string]int
+	testenv.Eventually(t, 30*time.Second, func() error {
+		m := re.FindAllStringSubmatch(cli.Stdout.String(), -1)
+		if len(m) != 3 {
+			return fmt.Errorf("%d forwards opened: %q %q", len(m), cli.Stdout.String(), cli.Stderr.String())
+		}
+		ports = map[string]int{}
+		for _, x := range m {
+			var n int
+			fmt.Sscan(x[1], &n)
+			ports[x[2]] = n
+		}
+		return nil
+	})
+	for dest, want := range map[string]string{fmt.Sprint(a): "alpha", fmt.Sprint(b): "bravo"} {
+		for range 3 {
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", ports[dest]))
+			if err != nil {
+				t.Fatalf("through the forward to %s: %v", dest, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != want {
+				t.Fatalf("forward to %s answered %q, want %q", dest, body, want)
+			}
+		}
+	}
+	// The metadata address is refused by the deny list; the others go on.
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ports["169.254.169.254:80"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	if n, err := c.Read(make([]byte, 16)); err == nil {
+		t.Fatalf("read %d bytes through a denied destination", n)
+	}
+	c.Close()
+	testenv.Eventually(t, 15*time.Second, func() error {
+		if !strings.Contains(cli.Stderr.String(), "Connection to destination port failed") {
+			return fmt.Errorf("no ConnectToPortError: %q", cli.Stderr.String())
+		}
+		return nil
+	})
+	var sess []struct{ SessionId, DocumentName string }
+	var out struct {
+		Sessions []struct{ SessionId, DocumentName string }
+	}
+	s.JSON(&out, "describe-sessions", "--state", "Active")
+	sess = out.Sessions
+	if len(sess) != 1 || sess[0].DocumentName != "Tether-StartPortForwardingSessionMulti" {
+		t.Fatalf("want one session for all forwards, got %+v", sess)
+	}
+}
