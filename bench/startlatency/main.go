@@ -23,19 +23,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tetherhq/tether/bench/internal/benchenv"
 )
 
 func main() {
@@ -61,7 +59,7 @@ type row struct {
 	peer    *row   // the ssh row this one is compared with; nil for ssh rows
 	skipped string // why there are no samples
 	measure func(ctx context.Context) (time.Duration, error)
-	server  *daemon // whose log explains a failure
+	server  *benchenv.Daemon // whose log explains a failure
 	samples []time.Duration
 }
 
@@ -74,37 +72,39 @@ func run(ctx context.Context, n int, timeout time.Duration) error {
 
 	progress("building binaries…")
 	bin := filepath.Join(tmp, "bin")
-	if err := build(ctx, bin); err != nil {
+	if err := benchenv.Build(ctx, bin, nil); err != nil {
 		return err
 	}
 
 	progress("starting tetherd…")
 	cfgDir := filepath.Join(tmp, "tether-config")
-	tetherd, id, err := startTetherd(ctx, bin, cfgDir, filepath.Join(tmp, "tether-data"), timeout)
+	td, err := benchenv.StartTetherd(ctx, bin, cfgDir, filepath.Join(tmp, "tether-data"), timeout)
 	if err != nil {
 		return err
 	}
-	defer tetherd.stop()
+	defer td.Stop()
+	tetherd, id := td.Daemon, td.InstanceID
 	tether := filepath.Join(bin, "tether")
-	env := tetherEnv(cfgDir)
+	env := benchenv.TetherEnv(cfgDir)
 	progress("waiting for %s to be Online…", id)
-	if err := waitOnline(ctx, timeout, env, tether, id); err != nil {
-		return fmt.Errorf("%w\n%s", err, tetherd.stderr.tail())
+	if err := benchenv.WaitOnline(ctx, timeout, env, tether, id); err != nil {
+		return fmt.Errorf("%w\n%s", err, tetherd.Stderr.Tail())
 	}
 
 	sshTT := &row{name: "ssh -tt → first prompt byte"}
 	sshTrue := &row{name: "ssh host true → exit"}
-	if _, err := os.Stat(sshdPath); err != nil {
-		why := "peer skipped: " + sshdPath + " absent; install with apt-get install -y openssh-server"
+	if _, err := os.Stat(benchenv.SSHDPath); err != nil {
+		why := "peer skipped: " + benchenv.SSHDPath + " absent; install with apt-get install -y openssh-server"
 		sshTT.skipped, sshTrue.skipped = why, why
 	} else {
 		progress("starting sshd…")
-		sshd, ssh, err := startSSHD(ctx, filepath.Join(tmp, "sshd"), timeout)
+		sshd, err := benchenv.StartSSHD(ctx, filepath.Join(tmp, "sshd"), timeout)
 		if err != nil {
 			return fmt.Errorf("peer: %w", err)
 		}
-		defer sshd.stop()
-		sshTT.server, sshTrue.server = sshd, sshd
+		defer sshd.Stop()
+		ssh := sshd.SSH("ERROR")
+		sshTT.server, sshTrue.server = sshd.Daemon, sshd.Daemon
 		sshTT.measure = func(ctx context.Context) (time.Duration, error) {
 			return firstByte(ctx, ptyEnv(os.Environ()), "", slices.Concat(ssh, []string{"-tt"})...)
 		}
@@ -145,7 +145,7 @@ func run(ctx context.Context, n int, timeout time.Duration) error {
 			}
 			d, err := measureOnce(ctx, timeout, r.measure)
 			if err != nil {
-				return fmt.Errorf("%s: %w\n%s log:\n%s", r.name, err, r.server.name, r.server.stderr.tail())
+				return fmt.Errorf("%s: %w\n%s log:\n%s", r.name, err, r.server.Name, r.server.Stderr.Tail())
 			}
 			if i > 0 {
 				r.samples = append(r.samples, d)
@@ -153,7 +153,7 @@ func run(ctx context.Context, n int, timeout time.Duration) error {
 		}
 	}
 
-	fmt.Printf("cores: %d   go: %s   ssh: %s\n\n", runtime.NumCPU(), runtime.Version(), sshVersion(ctx))
+	fmt.Printf("cores: %d   go: %s   ssh: %s\n\n", runtime.NumCPU(), runtime.Version(), benchenv.SSHVersion(ctx))
 	printTable(rows)
 	return nil
 }
@@ -164,94 +164,12 @@ func measureOnce(ctx context.Context, timeout time.Duration, m func(context.Cont
 	return m(ctx)
 }
 
-func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, format+"\n", args...)
-}
-
-// build compiles ./cmd/... of the module the go tool finds from the working
-// directory, so the benchmark measures this checkout.
-func build(ctx context.Context, dir string) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	if root == "." || strings.TrimSpace(string(gomod)) == os.DevNull {
-		return errors.New("run from inside the tether module: go run ./bench/startlatency")
-	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator), "./cmd/...")
-	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/...: %w", err)
-	}
-	return nil
-}
-
-// tetherEnv is our environment with the CLI pointed only at the dev profile.
-func tetherEnv(cfgDir string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TETHER_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "TETHER_CONFIG_DIR="+cfgDir)
-}
+var progress = benchenv.Progress
 
 // ptyEnv fixes TERM so both PTY rows see the same terminal however the
 // benchmark itself is run.
 func ptyEnv(env []string) []string {
 	return append(append([]string(nil), env...), "TERM=xterm")
-}
-
-// waitOnline polls describe-instance-information until id reports Online.
-func waitOnline(ctx context.Context, timeout time.Duration, env []string, tether, id string) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	last := "no answer yet"
-	for {
-		cmd := exec.CommandContext(ctx, tether, "describe-instance-information", "--output", "json")
-		cmd.Env = env
-		out, err := cmd.Output()
-		if err != nil {
-			last = err.Error()
-		} else {
-			var resp struct {
-				InstanceInformationList []struct{ InstanceId, PingStatus string }
-			}
-			if err := json.Unmarshal(out, &resp); err != nil {
-				return fmt.Errorf("describe-instance-information: %w", err)
-			}
-			last = "instance not listed"
-			for _, inst := range resp.InstanceInformationList {
-				if inst.InstanceId == id {
-					last = "PingStatus " + inst.PingStatus
-					if inst.PingStatus == "Online" {
-						return nil
-					}
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("instance %s not Online (%s): %w", id, last, ctx.Err())
-		case <-tick.C:
-		}
-	}
-}
-
-func sshVersion(ctx context.Context) string {
-	out, err := exec.CommandContext(ctx, "ssh", "-V").CombinedOutput()
-	if err != nil {
-		return "ssh not runnable"
-	}
-	v, _, _ := strings.Cut(strings.TrimSpace(string(out)), ",")
-	return v
 }
 
 func printTable(rows []*row) {

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseSize(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"1GiB", 1 << 30, true},
+		{"256MiB", 256 << 20, true},
+		{"0.5GiB", 512 << 20, true},
+		{"64KiB", 64 << 10, true},
+		{"100MB", 100e6, true},
+		{"4096", 4096, true},
+		{"12B", 12, true},
+		{"GiB", 0, false},
+		{"1TiB", 0, false},
+	} {
+		got, err := parseSize(tt.in)
+		if (err == nil) != tt.ok || (tt.ok && got != tt.want) {
+			t.Errorf("parseSize(%q) = %d, %v; want %d, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	s := make([]time.Duration, 100)
+	for i := range s {
+		s[i] = time.Duration(i + 1)
+	}
+	for _, tt := range []struct {
+		p    int
+		want time.Duration
+	}{{50, 50}, {99, 99}, {100, 100}, {1, 1}} {
+		if got := percentile(s, tt.p); got != tt.want {
+			t.Errorf("percentile(1..100, %d) = %d; want %d", tt.p, got, tt.want)
+		}
+	}
+	if got := percentile([]time.Duration{7}, 99); got != 7 {
+		t.Errorf("percentile([7], 99) = %d; want 7", got)
+	}
+}
