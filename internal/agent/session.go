@@ -78,8 +78,9 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream := datachannel.NewStream(datachannel.Config{
-		Role:   datachannel.RoleAgent,
-		Logger: log,
+		Role:       datachannel.RoleAgent,
+		MaxPayload: datachannel.SmuxPayload,
+		Logger:     log,
 		OnControl: func(m datachannel.Message) {
 			if m.MessageType == datachannel.TypeChannelClosed {
 				cancel()
@@ -88,7 +89,7 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 	})
 	defer stream.Close()
 	runDone := make(chan error, 1)
-	go func() { runDone <- stream.Run(sctx, wstransport.Conn{C: c}) }()
+	go func() { runDone <- stream.Run(sctx, wstransport.New(c)) }()
 
 	sendState := func(state string, exit *int, reason string) {
 		p, _ := json.Marshal(datachannel.AgentSessionState{SchemaVersion: 1, SessionState: state, SessionId: task.SessionID, ExitCode: exit, Reason: reason})

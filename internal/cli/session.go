@@ -101,7 +101,8 @@ func runSession(ctx context.Context, c *Client, out api.StartSessionOutput, sio 
 	closed := make(chan struct{})
 	var closeOnce sync.Once
 	stream := datachannel.NewStream(datachannel.Config{
-		Role: datachannel.RoleClient,
+		Role:       datachannel.RoleClient,
+		MaxPayload: datachannel.SmuxPayload,
 		OnControl: func(m datachannel.Message) {
 			if m.MessageType != datachannel.TypeChannelClosed {
 				return
@@ -115,7 +116,7 @@ func runSession(ctx context.Context, c *Client, out api.StartSessionOutput, sio 
 		},
 	})
 	runErr := make(chan error, 1)
-	go func() { runErr <- stream.Run(sctx, wstransport.Conn{C: conn}) }()
+	go func() { runErr <- stream.Run(sctx, wstransport.New(conn)) }()
 
 	// The mode runs until the session ends one way or another.
 	modeCtx, modeCancel := context.WithCancel(sctx)

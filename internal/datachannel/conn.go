@@ -6,6 +6,11 @@ import (
 	"sync"
 )
 
+// SmuxPayload is a MaxPayload that carries one whole smux frame (a 32 KiB
+// body and its 8-byte header, written in one call) in one message, instead
+// of a 32 KiB message followed by an 8-byte one, each acknowledged.
+const SmuxPayload = 32<<10 + 512
+
 // Conn presents a Stream's Output payloads as a byte stream (for smux, or
 // a single forwarded TCP connection): Read returns the peer's Output bytes
 // in order, Write sends Output messages. Other payload types are handed to

@@ -9,6 +9,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"github.com/tetherhq/tether/internal/datachannel"
 	"github.com/tetherhq/tether/internal/session"
 	"github.com/tetherhq/tether/internal/store"
+	"github.com/tetherhq/tether/internal/wstransport"
 )
 
 // OpenTimeout bounds the wait for the first (text) frame.
@@ -303,8 +305,9 @@ func (r *Relay) pumpToSocket(ctx context.Context, c *websocket.Conn, sub bus.Sub
 // pumpFromSocket reads frames and publishes those allow() accepts to subject.
 // A malformed frame closes the socket: a conforming peer never sends one.
 func (r *Relay) pumpFromSocket(ctx context.Context, c *websocket.Conn, subject string, allow func(typ string, frame []byte) bool, _ func(), log *slog.Logger) {
+	var buf bytes.Buffer
 	for {
-		typ, frame, err := c.Read(ctx)
+		typ, frame, err := wstransport.ReadFrame(ctx, c, &buf)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) && websocket.CloseStatus(err) == -1 {
 				log.Debug("data channel read ended", "err", err)

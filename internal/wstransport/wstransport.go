@@ -3,6 +3,7 @@
 package wstransport
 
 import (
+	"bytes"
 	"context"
 	"net/url"
 	"strings"
@@ -12,13 +13,18 @@ import (
 
 // Conn is a websocket carrying binary data-channel frames.
 type Conn struct {
-	C *websocket.Conn
+	C   *websocket.Conn
+	buf bytes.Buffer // reused across reads: messages are ~32 KiB each
 }
 
-// ReadMessage returns the next binary frame; text frames are skipped.
-func (t Conn) ReadMessage(ctx context.Context) ([]byte, error) {
+// New wraps c.
+func New(c *websocket.Conn) *Conn { return &Conn{C: c} }
+
+// ReadMessage returns the next binary frame (a copy the caller owns); text
+// frames are skipped.
+func (t *Conn) ReadMessage(ctx context.Context) ([]byte, error) {
 	for {
-		typ, b, err := t.C.Read(ctx)
+		typ, b, err := ReadFrame(ctx, t.C, &t.buf)
 		if err != nil {
 			return nil, err
 		}
@@ -28,8 +34,23 @@ func (t Conn) ReadMessage(ctx context.Context) ([]byte, error) {
 	}
 }
 
+// ReadFrame reads one websocket message through buf, which keeps its
+// capacity between calls (io.ReadAll would regrow from 512 bytes for every
+// message), and returns an exactly sized copy.
+func ReadFrame(ctx context.Context, c *websocket.Conn, buf *bytes.Buffer) (websocket.MessageType, []byte, error) {
+	typ, r, err := c.Reader(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		return 0, nil, err
+	}
+	return typ, bytes.Clone(buf.Bytes()), nil
+}
+
 // WriteMessage sends one binary frame.
-func (t Conn) WriteMessage(ctx context.Context, b []byte) error {
+func (t *Conn) WriteMessage(ctx context.Context, b []byte) error {
 	return t.C.Write(ctx, websocket.MessageBinary, b)
 }
 
