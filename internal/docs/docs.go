@@ -488,24 +488,31 @@ func (s *Service) createDocument(ctx context.Context, p *auth.Principal, in *Cre
 	return DocumentDescriptionOutput{DocumentDescription: desc}, nil
 }
 
-func (s *Service) getDocument(ctx context.Context, p *auth.Principal, in *DocumentInput) (any, error) {
+// readable authorises action on the named document, checks the request's
+// name and version, and resolves the version to read.
+func (s *Service) readable(ctx context.Context, p *auth.Principal, action string, in *DocumentInput) (entry, error) {
+	var zero entry
 	tags, err := s.storedTags(ctx, in.Name)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	if err := s.authorize(p, "ssm:GetDocument", in.Name, tags, nil); err != nil {
-		return nil, err
+	if err := s.authorize(p, action, in.Name, tags, nil); err != nil {
+		return zero, err
 	}
 	if err := checkRef(in.Name); err != nil {
-		return nil, err
+		return zero, err
 	}
 	if err := checkVersion(in.DocumentVersion, false); err != nil {
-		return nil, err
+		return zero, err
 	}
 	if err := noVersionName(in.VersionName); err != nil {
-		return nil, err
+		return zero, err
 	}
-	e, err := s.resolve(ctx, in.Name, in.DocumentVersion)
+	return s.resolve(ctx, in.Name, in.DocumentVersion)
+}
+
+func (s *Service) getDocument(ctx context.Context, p *auth.Principal, in *DocumentInput) (any, error) {
+	e, err := s.readable(ctx, p, "ssm:GetDocument", in)
 	if err != nil {
 		return nil, err
 	}
@@ -525,23 +532,7 @@ func (s *Service) getDocument(ctx context.Context, p *auth.Principal, in *Docume
 }
 
 func (s *Service) describeDocument(ctx context.Context, p *auth.Principal, in *DocumentInput) (any, error) {
-	tags, err := s.storedTags(ctx, in.Name)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(p, "ssm:DescribeDocument", in.Name, tags, nil); err != nil {
-		return nil, err
-	}
-	if err := checkRef(in.Name); err != nil {
-		return nil, err
-	}
-	if err := checkVersion(in.DocumentVersion, false); err != nil {
-		return nil, err
-	}
-	if err := noVersionName(in.VersionName); err != nil {
-		return nil, err
-	}
-	e, err := s.resolve(ctx, in.Name, in.DocumentVersion)
+	e, err := s.readable(ctx, p, "ssm:DescribeDocument", in)
 	if err != nil {
 		return nil, err
 	}
