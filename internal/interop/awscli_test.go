@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -398,15 +399,39 @@ func TestAWSCLI(t *testing.T) {
 	clis := findCLIs(t)
 	plugin := pluginDir(t)
 	s := testenv.StartDev(t)
+	denied := userWithoutPolicy(t, s, "nopolicy")
 	for i, cli := range clis {
 		t.Run(cli.name(), func(t *testing.T) {
 			r := newCLIRun(t, cli, s, plugin)
-			testAPI(t, r, i)
+			testAPI(t, r, i, denied)
 		})
 	}
 }
 
-func testAPI(t *testing.T, r *cliRun, n int) {
+// deniedUser is a user with an access key and no policy.
+type deniedUser struct {
+	arn string
+	env []string // AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
+}
+
+// userWithoutPolicy creates a user and an access key with the tether CLI,
+// as an administrator would, and attaches no policy.
+func userWithoutPolicy(t *testing.T, s *testenv.Server, name string) deniedUser {
+	t.Helper()
+	var user struct{ User struct{ Arn string } }
+	s.JSON(&user, "iam", "create-user", "--user-name", name)
+	var key struct {
+		AccessKey struct{ AccessKeyId, SecretAccessKey string }
+	}
+	s.JSON(&key, "iam", "create-access-key", "--user-name", name)
+	if user.User.Arn == "" || key.AccessKey.AccessKeyId == "" || key.AccessKey.SecretAccessKey == "" {
+		t.Fatalf("user %s: %+v, key %+v", name, user, key)
+	}
+	return deniedUser{arn: user.User.Arn, env: []string{
+		"AWS_ACCESS_KEY_ID=" + key.AccessKey.AccessKeyId, "AWS_SECRET_ACCESS_KEY=" + key.AccessKey.SecretAccessKey}}
+}
+
+func testAPI(t *testing.T, r *cliRun, n int, denied deniedUser) {
 	s := r.s
 	t.Run("describe-instance-information", func(t *testing.T) {
 		all := r.json(describeInstanceInformationShape, "ssm", "describe-instance-information")
@@ -451,12 +476,39 @@ func testAPI(t *testing.T, r *cliRun, n int) {
 		}
 	})
 
-	t.Run("start-session to an unknown target", func(t *testing.T) {
-		const target = "mi-0123456789abcdef0"
-		out, errb, code := r.run("ssm", "start-session", "--target", target)
-		const want = "An error occurred (TargetNotConnected) when calling the StartSession operation: " + target + " is not connected."
-		if code != r.cli.errorExit() || strings.TrimSpace(errb) != want || out != "" {
-			t.Errorf("exit %d (want %d)\nstderr %q\nwant   %q\nstdout %q", code, r.cli.errorExit(), strings.TrimSpace(errb), want, out)
+	// Service errors as the CLI renders them (protocol.md §1.2): one line,
+	// AWS's code and the operation, the CLI's error status, nothing on
+	// stdout. The codes are AWS's; the messages are Tether's.
+	t.Run("errors", func(t *testing.T) {
+		const unknown = "mi-0123456789abcdef0"
+		for _, c := range []struct {
+			name string
+			env  []string
+			args []string
+			want string
+		}{
+			{"AccessDeniedException", denied.env, []string{"ssm", "describe-sessions", "--state", "Active"},
+				"An error occurred (AccessDeniedException) when calling the DescribeSessions operation: User: " + denied.arn +
+					" is not authorized to perform: ssm:DescribeSessions on resource: * because no identity-based policy allows the ssm:DescribeSessions action"},
+			{"InvalidDocument", nil, []string{"ssm", "start-session", "--target", s.InstanceID, "--document-name", "No-Such-Doc"},
+				"An error occurred (InvalidDocument) when calling the StartSession operation: Document with name No-Such-Doc does not exist."},
+			{"ValidationException", nil, []string{"ssm", "start-session", "--target", s.InstanceID,
+				"--document-name", "AWS-StartPortForwardingSession", "--parameters", "portNumber=99999"},
+				`An error occurred (ValidationException) when calling the StartSession operation: parameter "portNumber": value "99999" does not match allowedPattern ` +
+					`^([1-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$`},
+			{"TargetNotConnected", nil, []string{"ssm", "start-session", "--target", unknown},
+				"An error occurred (TargetNotConnected) when calling the StartSession operation: " + unknown + " is not connected."},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				r := *r
+				r.t = t
+				r.env = append(slices.Clone(r.env), c.env...)
+				out, errb, code := r.run(c.args...)
+				if code != r.cli.errorExit() || strings.TrimSpace(errb) != c.want || out != "" {
+					t.Errorf("aws %s: exit %d (want %d)\nstderr %q\nwant   %q\nstdout %q",
+						strings.Join(c.args, " "), code, r.cli.errorExit(), strings.TrimSpace(errb), c.want, out)
+				}
+			})
 		}
 	})
 
