@@ -18,14 +18,14 @@ const handshakeTimeout = 15 * time.Second
 // properties for Port sessions) and returns its answer. Every Tether session
 // starts with it, shells included: the official plugin accepts that, and our
 // CLI then always knows what kind of session it is in.
-func handshake(ctx context.Context, s *datachannel.Stream, sessionType string, props json.RawMessage) (datachannel.HandshakeResponse, error) {
+func handshake(ctx context.Context, s *datachannel.Stream, sessionType string, props json.RawMessage, extra ...datachannel.ClientAction) (datachannel.HandshakeResponse, error) {
 	start := time.Now()
 	if len(props) == 0 {
 		props = json.RawMessage("null")
 	}
 	params, _ := json.Marshal(datachannel.SessionTypeRequest{SessionType: sessionType, Properties: props})
-	req, _ := json.Marshal(datachannel.HandshakeRequest{AgentVersion: Version,
-		RequestedClientActions: []datachannel.ClientAction{{ActionType: datachannel.ActionSessionType, ActionParameters: params}}})
+	actions := append([]datachannel.ClientAction{{ActionType: datachannel.ActionSessionType, ActionParameters: params}}, extra...)
+	req, _ := json.Marshal(datachannel.HandshakeRequest{AgentVersion: Version, RequestedClientActions: actions})
 	if err := s.Send(ctx, datachannel.PayloadHandshakeRequest, req); err != nil {
 		return datachannel.HandshakeResponse{}, err
 	}
@@ -55,6 +55,21 @@ func handshake(ctx context.Context, s *datachannel.Stream, sessionType string, p
 	}
 	done, _ := json.Marshal(datachannel.HandshakeComplete{HandshakeTimeToComplete: time.Since(start)})
 	return resp, s.Send(ctx, datachannel.PayloadHandshakeComplete, done)
+}
+
+// ActionStreamDestinations is Tether's handshake action for sessions with
+// several destinations: the client must prefix each smux stream with its
+// destination's index. Other clients answer "unsupported".
+const ActionStreamDestinations = "TetherStreamDestinations"
+
+// accepted reports whether the client performed action successfully.
+func accepted(resp datachannel.HandshakeResponse, action string) bool {
+	for _, a := range resp.ProcessedClientActions {
+		if a.ActionType == action {
+			return a.ActionStatus == datachannel.ActionSuccess
+		}
+	}
+	return false
 }
 
 // versionAbove compares dotted numeric versions: a > b. Non-numeric parts

@@ -117,7 +117,11 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 			return err
 		}
 	}
-	resp, err := handshake(sctx, stream, doc.SessionType, props)
+	var extra []datachannel.ClientAction
+	if doc.SessionType == document.SessionPort && strings.Contains(string(props), `"destinations"`) {
+		extra = append(extra, datachannel.ClientAction{ActionType: ActionStreamDestinations, ActionParameters: json.RawMessage("{}")})
+	}
+	resp, err := handshake(sctx, stream, doc.SessionType, props, extra...)
 	if err != nil {
 		log.Warn("handshake failed", "err", err)
 		sendState("Terminating", nil, err.Error())
@@ -136,6 +140,10 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 		if perr != nil {
 			sendState("Terminating", nil, perr.Error())
 			return perr
+		}
+		if pp.Destinations != "" && !accepted(resp, ActionStreamDestinations) {
+			reason = "this session has several destinations (--forward), which only the tether CLI can use; use AWS-StartPortForwardingSession with this client"
+			break
 		}
 		ps := &portSession{a: a, log: log, sid: task.SessionID, stream: stream, props: pp, client: resp.ClientVersion}
 		log.Info("port session running", "type", pp.Type, "port", pp.PortNumber, "host", pp.Host, "client_version", resp.ClientVersion)
@@ -279,8 +287,8 @@ func (a *Agent) runShell(ctx, sctx context.Context, stream *datachannel.Stream, 
 				}
 			case datachannel.PayloadSize:
 				var sz datachannel.SizeData
-				if json.Unmarshal(p, &sz) == nil && sh.pty != nil && sz.Cols > 0 && sz.Rows > 0 && sz.Cols < 10000 && sz.Rows < 10000 {
-					pty.Setsize(sh.pty, &pty.Winsize{Cols: uint16(sz.Cols), Rows: uint16(sz.Rows)})
+				if json.Unmarshal(p, &sz) == nil && sz.Cols > 0 && sz.Rows > 0 && sz.Cols < 10000 && sz.Rows < 10000 {
+					sh.setSize(uint16(sz.Cols), uint16(sz.Rows))
 				}
 			case datachannel.PayloadFlag:
 				if f, err := datachannel.DecodeFlag(p); err == nil && f == datachannel.FlagTetherInputEOF && sh.pty == nil {
@@ -358,11 +366,13 @@ func exitCode(err error) int {
 
 // shell is a running shell process with its I/O.
 type shell struct {
-	cmd    *exec.Cmd
-	pty    *os.File       // nil without a PTY
-	stdin  io.WriteCloser // the PTY master, or the stdin pipe
-	stdout io.Reader
-	stderr io.Reader // nil with a PTY
+	cmd       *exec.Cmd
+	pty       *os.File       // nil without a PTY
+	stdin     io.WriteCloser // the PTY master, or the stdin pipe
+	stdout    io.Reader
+	stderr    io.Reader  // nil with a PTY
+	ptyMu     sync.Mutex // orders setSize against closeIO
+	ptyClosed bool
 	// closers are the parent's pipe ends (no-PTY mode).
 	closers []io.Closer
 	// mergeStderr sends stderr as Output; the prefixes start each line of
@@ -511,10 +521,23 @@ func (sh *shell) terminate(waitDone <-chan error) {
 	}
 }
 
+// setSize resizes the PTY unless it is already closed (a Size message can
+// arrive as a short command ends).
+func (sh *shell) setSize(cols, rows uint16) {
+	sh.ptyMu.Lock()
+	defer sh.ptyMu.Unlock()
+	if sh.pty != nil && !sh.ptyClosed {
+		pty.Setsize(sh.pty, &pty.Winsize{Cols: cols, Rows: rows})
+	}
+}
+
 func (sh *shell) closeIO() {
-	if sh.pty != nil {
+	sh.ptyMu.Lock()
+	if sh.pty != nil && !sh.ptyClosed {
+		sh.ptyClosed = true
 		sh.pty.Close()
 	}
+	sh.ptyMu.Unlock()
 	for _, c := range sh.closers {
 		c.Close()
 	}

@@ -239,6 +239,9 @@ func answerHandshake(ctx context.Context, s *datachannel.Stream, p []byte) (stri
 				pa.ActionStatus, pa.Error = datachannel.ActionFailed, "unknown session type "+st.SessionType
 			}
 			resp.ProcessedClientActions = append(resp.ProcessedClientActions, pa)
+		case "TetherStreamDestinations":
+			resp.ProcessedClientActions = append(resp.ProcessedClientActions, datachannel.ProcessedClientAction{
+				ActionType: a.ActionType, ActionStatus: datachannel.ActionSuccess})
 		case datachannel.ActionKMSEncryption:
 			resp.ProcessedClientActions = append(resp.ProcessedClientActions, datachannel.ProcessedClientAction{
 				ActionType: a.ActionType, ActionStatus: datachannel.ActionFailed, Error: "this tether CLI does not support KMS encryption yet"})
@@ -416,6 +419,17 @@ func runPortForward(ctx context.Context, s *datachannel.Stream, sid string, pp p
 	}()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// Connections still open when the session ends are closed, so a local
+	// client that keeps its side open cannot hold the CLI up.
+	var openMu sync.Mutex
+	open := map[net.Conn]struct{}{}
+	defer func() {
+		openMu.Lock()
+		for c := range open {
+			c.Close()
+		}
+		openMu.Unlock()
+	}()
 	for _, l := range listeners {
 		wg.Add(1)
 		go func() {
@@ -425,6 +439,9 @@ func runPortForward(ctx context.Context, s *datachannel.Stream, sid string, pp p
 				if err != nil {
 					return
 				}
+				openMu.Lock()
+				open[local] = struct{}{}
+				openMu.Unlock()
 				st, err := sess.OpenStream()
 				if err != nil {
 					local.Close()
@@ -441,6 +458,9 @@ func runPortForward(ctx context.Context, s *datachannel.Stream, sid string, pp p
 				go func() {
 					defer wg.Done()
 					pipe(local, st)
+					openMu.Lock()
+					delete(open, local)
+					openMu.Unlock()
 				}()
 			}
 		}()

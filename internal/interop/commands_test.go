@@ -74,9 +74,6 @@ func TestCommandsSession(t *testing.T) {
 	}
 
 	t.Run("a command that ends at once", func(t *testing.T) {
-		t.Skip("known problem, reported with docs/compat.md: tether-agent's runShell closes the PTY (closeIO) " +
-			"before it stops the input goroutine (icancel), which may be applying the plugin's first Size message " +
-			"(pty.Setsize): a data race that -race reported in 7 of 8 runs of these ten sessions")
 		r := newCLIRun(t, clis[0], s, plugin)
 		for range 10 {
 			tm := startTerm(t, r.command("ssm", "start-session", "--target", s.InstanceID,

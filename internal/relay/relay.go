@@ -290,7 +290,9 @@ func (r *Relay) pumpToSocket(ctx context.Context, c *websocket.Conn, sub bus.Sub
 			err = c.Write(wctx, websocket.MessageBinary, frame)
 			cancel()
 			if err != nil {
-				c.CloseNow()
+				// Stop writing, but let the reader take what the peer sent
+				// before it went (the plugin's TerminateSession flag on
+				// Ctrl-C); it ends the socket when the peer is gone.
 				return
 			}
 			if typ == datachannel.TypeChannelClosed {
