@@ -179,58 +179,17 @@ func (s *Store) ListGroupMembers(ctx context.Context, group string) ([]string, e
 
 // PutGroupPolicy implements store.Store.
 func (s *Store) PutGroupPolicy(ctx context.Context, group string, p store.Policy) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := requireGroup(ctx, tx, group); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO group_policies (group_name, name, document) VALUES (?, ?, ?)
-			ON CONFLICT (group_name, name) DO UPDATE SET document = excluded.document`,
-			group, p.Name, p.Document)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("put policy %s of group %s: %w", p.Name, group, err)
-	}
-	return nil
+	return s.putInline(ctx, groupInline, group, p)
 }
 
 // ListGroupPolicies implements store.Store.
 func (s *Store) ListGroupPolicies(ctx context.Context, group string) ([]store.Policy, error) {
-	var ps []store.Policy
-	err := readTx(ctx, s.r, func(tx *sql.Tx) error {
-		if err := requireGroup(ctx, tx, group); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx,
-			`SELECT name, document FROM group_policies WHERE group_name = ? ORDER BY name`, group)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var p store.Policy
-			if err := rows.Scan(&p.Name, &p.Document); err != nil {
-				return err
-			}
-			ps = append(ps, p)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list policies of group %s: %w", group, err)
-	}
-	return ps, nil
+	return s.listInline(ctx, groupInline, group)
 }
 
 // DeleteGroupPolicy implements store.Store.
 func (s *Store) DeleteGroupPolicy(ctx context.Context, group, policyName string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		return execOne(ctx, tx, `DELETE FROM group_policies WHERE group_name = ? AND name = ?`, group, policyName)
-	})
-	if err != nil {
-		return fmt.Errorf("delete policy %s of group %s: %w", policyName, group, err)
-	}
-	return nil
+	return s.deleteInline(ctx, groupInline, group, policyName)
 }
 
 // versionID renders a version number as IAM does.

@@ -114,58 +114,17 @@ func requireUser(ctx context.Context, q queryer, name string) error {
 
 // PutUserPolicy implements store.Store.
 func (s *Store) PutUserPolicy(ctx context.Context, userName string, p store.Policy) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := requireUser(ctx, tx, userName); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO user_policies (user_name, name, document) VALUES (?, ?, ?)
-			ON CONFLICT (user_name, name) DO UPDATE SET document = excluded.document`,
-			userName, p.Name, p.Document)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("put policy %s of user %s: %w", p.Name, userName, err)
-	}
-	return nil
+	return s.putInline(ctx, userInline, userName, p)
 }
 
 // ListUserPolicies implements store.Store.
 func (s *Store) ListUserPolicies(ctx context.Context, userName string) ([]store.Policy, error) {
-	var ps []store.Policy
-	err := readTx(ctx, s.r, func(tx *sql.Tx) error {
-		if err := requireUser(ctx, tx, userName); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx,
-			`SELECT name, document FROM user_policies WHERE user_name = ? ORDER BY name`, userName)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var p store.Policy
-			if err := rows.Scan(&p.Name, &p.Document); err != nil {
-				return err
-			}
-			ps = append(ps, p)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list policies of user %s: %w", userName, err)
-	}
-	return ps, nil
+	return s.listInline(ctx, userInline, userName)
 }
 
 // DeleteUserPolicy implements store.Store.
 func (s *Store) DeleteUserPolicy(ctx context.Context, userName, policyName string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		return execOne(ctx, tx, `DELETE FROM user_policies WHERE user_name = ? AND name = ?`, userName, policyName)
-	})
-	if err != nil {
-		return fmt.Errorf("delete policy %s of user %s: %w", policyName, userName, err)
-	}
-	return nil
+	return s.deleteInline(ctx, userInline, userName, policyName)
 }
 
 // CreateAccessKey implements store.Store.
