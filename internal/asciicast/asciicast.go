@@ -1,0 +1,330 @@
+// Package asciicast reads and writes session transcripts in the asciicast
+// v2 format (https://docs.asciinema.org/manual/asciicast/v2/): one JSON
+// header line, then one JSON array per event, [seconds, code, data], with
+// codes "o" (output), "i" (input), "r" (resize, "COLSxROWS") and "m"
+// (marker). Times are seconds since the header's timestamp and never go
+// backwards.
+//
+// The agent writes transcripts (Writer), the server parses them as they
+// stream in (Reader, for the live log stream and the plain-text .log copy),
+// and the CLI replays them. Output is bytes, but asciicast strings are
+// UTF-8: a multi-byte character split across two reads is joined, and bytes
+// that are not UTF-8 are written as U+FFFD. That is the format's one loss.
+package asciicast
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Event codes.
+const (
+	Output = "o"
+	Input  = "i"
+	Resize = "r"
+	Marker = "m"
+)
+
+// MaxLine bounds one line of a transcript when reading. The agent's writer
+// never produces lines near it: a read of 32 KiB escapes to at most 192 KiB.
+const MaxLine = 1 << 20
+
+// Header is the first line of a transcript.
+type Header struct {
+	Version   int               `json:"version"`
+	Width     int               `json:"width"`
+	Height    int               `json:"height"`
+	Timestamp int64             `json:"timestamp,omitempty"`
+	Title     string            `json:"title,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+	// Tether names the session; asciicast players ignore unknown keys.
+	Tether *Meta `json:"tether,omitempty"`
+}
+
+// Meta ties a transcript to its session.
+type Meta struct {
+	SessionID string `json:"sessionId"`
+	Target    string `json:"target,omitempty"`
+	RunAsUser string `json:"runAsUser,omitempty"`
+	Document  string `json:"document,omitempty"`
+}
+
+// Event is one event line.
+type Event struct {
+	Time float64 // seconds since the start
+	Code string
+	Data string
+}
+
+// Writer writes a transcript. It is not safe for concurrent use; the agent
+// serialises its calls.
+type Writer struct {
+	w     io.Writer
+	start time.Time
+	last  float64
+	carry map[string][]byte // an incomplete UTF-8 sequence per code
+	buf   []byte
+}
+
+// NewWriter writes the header and returns a Writer whose event times count
+// from start.
+func NewWriter(w io.Writer, h Header, start time.Time) (*Writer, error) {
+	h.Version = 2
+	if h.Timestamp == 0 {
+		h.Timestamp = start.Unix()
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(append(b, '\n')); err != nil {
+		return nil, err
+	}
+	return &Writer{w: w, start: start, carry: map[string][]byte{}}, nil
+}
+
+// Write records data under code ("o" or "i") at time now. It writes one
+// line with one write call, so a process killed afterwards loses nothing
+// that Write returned for.
+func (cw *Writer) Write(now time.Time, code string, data []byte) error {
+	if c := cw.carry[code]; len(c) > 0 {
+		data = append(c, data...)
+		cw.carry[code] = nil
+	}
+	// Keep back an incomplete trailing UTF-8 sequence for the next call.
+	if tail := incompleteTail(data); tail > 0 {
+		cw.carry[code] = append([]byte(nil), data[len(data)-tail:]...)
+		data = data[:len(data)-tail]
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	return cw.event(now, code, data)
+}
+
+// Resize records a terminal size.
+func (cw *Writer) Resize(now time.Time, cols, rows int) error {
+	return cw.event(now, Resize, []byte(strconv.Itoa(cols)+"x"+strconv.Itoa(rows)))
+}
+
+// Flush writes out what Write kept back (an incomplete UTF-8 sequence at
+// the very end, as U+FFFD).
+func (cw *Writer) Flush(now time.Time) error {
+	for code, c := range cw.carry {
+		if len(c) > 0 {
+			cw.carry[code] = nil
+			if err := cw.event(now, code, c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (cw *Writer) event(now time.Time, code string, data []byte) error {
+	t := now.Sub(cw.start).Seconds()
+	if t < cw.last {
+		t = cw.last // the clock stepped back: times must not
+	}
+	cw.last = t
+	b := cw.buf[:0]
+	b = append(b, '[')
+	b = strconv.AppendFloat(b, t, 'f', 6, 64)
+	b = append(b, `, "`...)
+	b = append(b, code...)
+	b = append(b, `", `...)
+	b = AppendString(b, data)
+	b = append(b, "]\n"...)
+	cw.buf = b
+	_, err := cw.w.Write(b)
+	return err
+}
+
+// incompleteTail returns how many bytes at the end of b start a UTF-8
+// sequence that is not finished yet.
+func incompleteTail(b []byte) int {
+	for i := 1; i <= 3 && i <= len(b); i++ {
+		c := b[len(b)-i]
+		if c < 0x80 {
+			return 0
+		}
+		if c >= 0xC0 { // a leading byte
+			if !utf8.FullRune(b[len(b)-i:]) {
+				return i
+			}
+			return 0
+		}
+	}
+	return 0
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends data to dst as a JSON string. Bytes that are not
+// UTF-8 become U+FFFD; control characters are escaped.
+func AppendString(dst, data []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(data); {
+		c := data[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
+				i++
+				continue
+			}
+			dst = append(dst, data[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, data[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		// U+2028 and U+2029 are valid JSON but break JavaScript readers.
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, data[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, data[start:]...)
+	return append(dst, '"')
+}
+
+// Reader reads a transcript, checking it as it goes.
+type Reader struct {
+	sc     *bufio.Scanner
+	line   int
+	last   float64
+	Header Header
+}
+
+// NewReader reads and checks the header.
+func NewReader(r io.Reader) (*Reader, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxLine)
+	rd := &Reader{sc: sc}
+	if !sc.Scan() {
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("asciicast header: %w", err)
+		}
+		return nil, errors.New("asciicast: empty transcript")
+	}
+	rd.line = 1
+	h, err := ParseHeader(sc.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	rd.Header = h
+	return rd, nil
+}
+
+// ParseHeader parses and checks a header line.
+func ParseHeader(line []byte) (Header, error) {
+	var h Header
+	if err := json.Unmarshal(line, &h); err != nil {
+		return h, fmt.Errorf("asciicast header: %w", err)
+	}
+	if h.Version != 2 {
+		return h, fmt.Errorf("asciicast header: version %d, want 2", h.Version)
+	}
+	if h.Width <= 0 || h.Height <= 0 || h.Width > 10000 || h.Height > 10000 {
+		return h, fmt.Errorf("asciicast header: terminal size %dx%d is not valid", h.Width, h.Height)
+	}
+	return h, nil
+}
+
+// Next returns the next event, or io.EOF after the last one.
+func (rd *Reader) Next() (Event, error) {
+	for rd.sc.Scan() {
+		rd.line++
+		if len(bytes.TrimSpace(rd.sc.Bytes())) == 0 {
+			continue
+		}
+		ev, err := ParseEvent(rd.sc.Bytes())
+		if err != nil {
+			return ev, fmt.Errorf("asciicast line %d: %w", rd.line, err)
+		}
+		if ev.Time < rd.last {
+			return ev, fmt.Errorf("asciicast line %d: time %.6f goes back from %.6f", rd.line, ev.Time, rd.last)
+		}
+		rd.last = ev.Time
+		return ev, nil
+	}
+	if err := rd.sc.Err(); err != nil {
+		return Event{}, fmt.Errorf("asciicast line %d: %w", rd.line+1, err)
+	}
+	return Event{}, io.EOF
+}
+
+// ParseEvent parses one event line.
+func ParseEvent(line []byte) (Event, error) {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(line, &raw); err != nil {
+		return Event{}, fmt.Errorf("event: %w", err)
+	}
+	if len(raw) != 3 {
+		return Event{}, fmt.Errorf("event: %d elements, want 3", len(raw))
+	}
+	var ev Event
+	if err := json.Unmarshal(raw[0], &ev.Time); err != nil {
+		return ev, errors.New("event: time is not a number")
+	}
+	if ev.Time < 0 || math.IsNaN(ev.Time) || math.IsInf(ev.Time, 0) {
+		return ev, errors.New("event: time is negative")
+	}
+	if err := json.Unmarshal(raw[1], &ev.Code); err != nil || ev.Code == "" {
+		return ev, errors.New("event: code is not a string")
+	}
+	if err := json.Unmarshal(raw[2], &ev.Data); err != nil {
+		return ev, errors.New("event: data is not a string")
+	}
+	if ev.Code == Resize {
+		if _, _, err := ParseSize(ev.Data); err != nil {
+			return ev, err
+		}
+	}
+	return ev, nil
+}
+
+// ParseSize parses a resize event's "COLSxROWS".
+func ParseSize(s string) (cols, rows int, err error) {
+	i := bytes.IndexByte([]byte(s), 'x')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("resize %q: want COLSxROWS", s)
+	}
+	cols, err1 := strconv.Atoi(s[:i])
+	rows, err2 := strconv.Atoi(s[i+1:])
+	if err1 != nil || err2 != nil || cols <= 0 || rows <= 0 || cols > 10000 || rows > 10000 {
+		return 0, 0, fmt.Errorf("resize %q: want COLSxROWS", s)
+	}
+	return cols, rows, nil
+}
