@@ -203,6 +203,19 @@ type Session struct {
 	MaxSessionDuration string    // minutes as a string, "" if unset
 	ExitCode           *int      // remote exit status if known
 	Parameters         string    // JSON of the StartSession parameters
+	Transcript         Transcript
+}
+
+// Transcript is where a session's transcript goes (decided at StartSession
+// from the preferences) and where it went.
+type Transcript struct {
+	Bucket    string `json:"bucket,omitempty"` // "" : the server's local folder
+	KeyPrefix string `json:"keyPrefix,omitempty"`
+	Encrypt   bool   `json:"encrypt,omitempty"` // server-side encryption
+	// OutputURL is set once the transcript is stored.
+	OutputURL string `json:"outputUrl,omitempty"`
+	// Stored is when it was stored (zero: not yet).
+	Stored time.Time `json:"stored,omitzero"`
 }
 
 // SessionFilter selects sessions for ListSessions. Zero fields match all.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,11 +17,11 @@ func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		return insertNew(ctx, tx, `INSERT INTO sessions
 			(id, target, owner, document_name, reason, status, start_date, end_date,
-			 details, max_session_duration, exit_code, parameters)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			 details, max_session_duration, exit_code, parameters, transcript)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			ss.ID, ss.Target, ss.Owner, ss.DocumentName, ss.Reason, ss.Status,
 			millis(ss.StartDate), millis(ss.EndDate), ss.Details, ss.MaxSessionDuration,
-			exitCode(ss.ExitCode), ss.Parameters)
+			exitCode(ss.ExitCode), ss.Parameters, transcriptJSON(ss.Transcript))
 	})
 	if err != nil {
 		return fmt.Errorf("create session %s: %w", ss.ID, err)
@@ -36,14 +37,28 @@ func exitCode(c *int) sql.NullInt64 {
 }
 
 const sessionColumns = `id, target, owner, document_name, reason, status, start_date, end_date,
-	details, max_session_duration, exit_code, parameters`
+	details, max_session_duration, exit_code, parameters, transcript`
+
+func transcriptJSON(t store.Transcript) string {
+	if t == (store.Transcript{}) {
+		return ""
+	}
+	b, _ := json.Marshal(t)
+	return string(b)
+}
 
 func scanSession(row interface{ Scan(...any) error }) (store.Session, error) {
 	var ss store.Session
 	var start, end, code sql.NullInt64
+	var transcript string
 	if err := row.Scan(&ss.ID, &ss.Target, &ss.Owner, &ss.DocumentName, &ss.Reason, &ss.Status,
-		&start, &end, &ss.Details, &ss.MaxSessionDuration, &code, &ss.Parameters); err != nil {
+		&start, &end, &ss.Details, &ss.MaxSessionDuration, &code, &ss.Parameters, &transcript); err != nil {
 		return store.Session{}, err
+	}
+	if transcript != "" {
+		if err := json.Unmarshal([]byte(transcript), &ss.Transcript); err != nil {
+			return store.Session{}, fmt.Errorf("session %s: transcript column: %w", ss.ID, err)
+		}
 	}
 	ss.StartDate = fromMillis(start)
 	ss.EndDate = fromMillis(end)
@@ -88,11 +103,12 @@ func (s *Store) UpdateSession(ctx context.Context, id string, fn func(*store.Ses
 		ss.ID = id
 		return execOne(ctx, tx, `UPDATE sessions SET
 			target = ?, owner = ?, document_name = ?, reason = ?, status = ?, start_date = ?,
-			end_date = ?, details = ?, max_session_duration = ?, exit_code = ?, parameters = ?
+			end_date = ?, details = ?, max_session_duration = ?, exit_code = ?, parameters = ?,
+			transcript = ?
 			WHERE id = ?`,
 			ss.Target, ss.Owner, ss.DocumentName, ss.Reason, ss.Status, millis(ss.StartDate),
 			millis(ss.EndDate), ss.Details, ss.MaxSessionDuration, exitCode(ss.ExitCode), ss.Parameters,
-			id)
+			transcriptJSON(ss.Transcript), id)
 	})
 	if fe, ok := errors.AsType[errFn](err); ok {
 		return store.Session{}, fe.err

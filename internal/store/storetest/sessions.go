@@ -68,9 +68,12 @@ func testUpdateSession(t *testing.T, s store.Store) {
 	want.EndDate = at(time.Minute)
 	want.ExitCode = intp(3)
 	want.Details = "exit status 3"
+	want.Transcript = store.Transcript{Bucket: "audit-bucket", KeyPrefix: "prod/sessions", Encrypt: true,
+		OutputURL: "s3://audit-bucket/prod/sessions/alice-0123456789abcdef0.cast", Stored: at(2 * time.Minute)}
 	got, err := s.UpdateSession(ctx, orig.ID, func(x *store.Session) error {
 		wantEqual(t, "session handed to fn", *x, orig)
 		x.Status, x.EndDate, x.ExitCode, x.Details = want.Status, want.EndDate, want.ExitCode, want.Details
+		x.Transcript = want.Transcript
 		return nil
 	})
 	ok(t, err, "UpdateSession")
