@@ -364,5 +364,7 @@ type Store interface {
 	// expired at now. Otherwise ErrTokenInvalid. Expired tokens may be purged.
 	ConsumeToken(ctx context.Context, hash []byte, kind TokenKind, subject string, now time.Time) (Token, error)
 
+	AuditStore
+
 	Close() error
 }
