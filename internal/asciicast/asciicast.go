@@ -104,11 +104,26 @@ func (cw *Writer) Write(now time.Time, code string, data []byte) error {
 		cw.carry[code] = append([]byte(nil), data[len(data)-tail:]...)
 		data = data[:len(data)-tail]
 	}
+	// Long writes become several events, cut at character boundaries, so
+	// one line never exceeds maxEventData escaped (6 bytes per byte at most).
+	for len(data) > maxEventData {
+		cut := maxEventData
+		for cut > maxEventData-utf8.UTFMax && !utf8.RuneStart(data[cut]) {
+			cut--
+		}
+		if err := cw.event(now, code, data[:cut]); err != nil {
+			return err
+		}
+		data = data[cut:]
+	}
 	if len(data) == 0 {
 		return nil
 	}
 	return cw.event(now, code, data)
 }
+
+// maxEventData bounds the bytes of one event.
+const maxEventData = 16 << 10
 
 // Resize records a terminal size.
 func (cw *Writer) Resize(now time.Time, cols, rows int) error {

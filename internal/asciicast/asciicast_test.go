@@ -93,6 +93,37 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	}
 }
 
+func TestLongWritesAreSplit(t *testing.T) {
+	var buf bytes.Buffer
+	start := time.Unix(0, 0)
+	w, _ := NewWriter(&buf, Header{Width: 80, Height: 24}, start)
+	big := bytes.Repeat([]byte("\x1bé"), 40<<10) // 120 KiB, each byte escapes to 6
+	if err := w.Write(start, Output, big); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) < 4 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for _, l := range lines {
+		if len(l) > 7*maxEventData {
+			t.Fatalf("line of %d bytes", len(l))
+		}
+	}
+	rd, _ := NewReader(&buf)
+	var got []byte
+	for {
+		ev, err := rd.Next()
+		if err != nil {
+			break
+		}
+		got = append(got, ev.Data...)
+	}
+	if !bytes.Equal(got, big) {
+		t.Fatal("split output does not join back")
+	}
+}
+
 func TestReaderRejects(t *testing.T) {
 	for name, in := range map[string]string{
 		"empty":        "",

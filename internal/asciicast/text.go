@@ -1,6 +1,10 @@
 package asciicast
 
-import "strings"
+import (
+	"bufio"
+	"io"
+	"strings"
+)
 
 // Plain turns terminal output into plain text, as a reader of a log wants
 // it: escape sequences (colours, cursor movement, window titles) and
@@ -81,3 +85,35 @@ func (p *Plain) Pending() string { return string(p.line) }
 // LogLine shapes a line the way AWS's CloudWatch session stream does: tabs
 // become spaces.
 func LogLine(s string) string { return strings.ReplaceAll(s, "\t", " ") }
+
+// WritePlain writes a transcript's output as plain-text lines (the .log
+// copy of a transcript).
+func WritePlain(w io.Writer, cast io.Reader) error {
+	rd, err := NewReader(cast)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	var p Plain
+	for {
+		ev, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if ev.Code != Output {
+			continue
+		}
+		for _, l := range p.Write(ev.Data) {
+			bw.WriteString(l)
+			bw.WriteByte('\n')
+		}
+	}
+	if rest := p.Pending(); rest != "" {
+		bw.WriteString(rest)
+		bw.WriteByte('\n')
+	}
+	return bw.Flush()
+}

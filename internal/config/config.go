@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,6 +47,28 @@ type Server struct {
 	// TrustedProxies are CIDRs (or addresses) of reverse proxies whose
 	// X-Forwarded-For is believed for aws:SourceIp. Empty: none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// SessionStreamFile, if set, receives every session's live output as
+	// JSON lines shaped like AWS's CloudWatch session events
+	// (TETHER_SESSION_STREAM_FILE).
+	SessionStreamFile string `yaml:"session_stream_file"`
+	// SessionStreamStdout writes the same events to standard output
+	// (TETHER_SESSION_STREAM_STDOUT=true).
+	SessionStreamStdout bool `yaml:"session_stream_stdout"`
+	// S3 is the S3-compatible storage used when the preferences name an
+	// s3BucketName. Empty fields fall back to the AWS SDK's environment
+	// (AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+	// AWS_REGION) and shared files.
+	S3 S3 `yaml:"s3"`
+}
+
+// S3 configures S3-compatible storage for transcripts.
+type S3 struct {
+	EndpointURL     string `yaml:"endpoint_url"`
+	Region          string `yaml:"region"`
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key"`
+	// AddressingStyle is path, virtual or "" (auto).
+	AddressingStyle string `yaml:"addressing_style"`
 }
 
 // TrustedProxyPrefixes parses TrustedProxies.
@@ -118,6 +141,14 @@ func ApplyEnv(c *Server, getenv func(string) string) error {
 	set(&c.TLSCert, "TETHER_TLS_CERT")
 	set(&c.TLSKey, "TETHER_TLS_KEY")
 	set(&c.LogLevel, "TETHER_LOG_LEVEL")
+	set(&c.SessionStreamFile, "TETHER_SESSION_STREAM_FILE")
+	if v := getenv("TETHER_SESSION_STREAM_STDOUT"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("TETHER_SESSION_STREAM_STDOUT=%q is not true or false", v)
+		}
+		c.SessionStreamStdout = b
+	}
 	if v := getenv("TETHER_TRUSTED_PROXIES"); v != "" {
 		c.TrustedProxies = strings.Split(v, ",")
 	}

@@ -105,6 +105,14 @@ type Inputs struct {
 	// ssm-user, true means ssm-user gets no sudoers entry. AWS always grants
 	// it passwordless sudo, which is the default here too.
 	SSMUserSudoDisabled bool `json:"ssmUserSudoDisabled"`
+	// RecordInput (Tether's recordInput) adds what the user types to the
+	// transcript as asciicast "i" events. Off by default, as it records
+	// passwords typed at prompts that do not echo.
+	RecordInput bool `json:"recordInput"`
+	// RecordingFailOpen (Tether's recordingFailOpen) lets sessions start
+	// and go on when the agent cannot write their transcript (a full
+	// disk). Off by default: such sessions are refused or ended.
+	RecordingFailOpen bool `json:"recordingFailOpen"`
 }
 
 // ShellProfile holds commands run at the start of each Standard_Stream
@@ -147,6 +155,7 @@ var inputKeys = []string{
 	"s3BucketName", "s3KeyPrefix", "s3EncryptionEnabled", "cloudWatchLogGroupName",
 	"cloudWatchEncryptionEnabled", "cloudWatchStreamingEnabled", "kmsKeyId", "runAsEnabled",
 	"runAsDefaultUser", "idleSessionTimeout", "maxSessionDuration", "shellProfile", "ssmUserSudoDisabled",
+	"recordInput", "recordingFailOpen",
 }
 
 var osKeys = []string{"linux", "windows", "macos"}
@@ -313,6 +322,10 @@ func parseInputs(n *node) (Inputs, error) {
 			in.ShellProfile, err = parseShellProfile(v)
 		case "ssmUserSudoDisabled":
 			in.SSMUserSudoDisabled, err = boolean(v, path)
+		case "recordInput":
+			in.RecordInput, err = boolean(v, path)
+		case "recordingFailOpen":
+			in.RecordingFailOpen, err = boolean(v, path)
 		default:
 			err = invalidf("%s: unknown key; inputs has %s", path, list(inputKeys))
 		}
