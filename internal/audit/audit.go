@@ -1,8 +1,10 @@
 // Package audit is Tether's typed audit stream, kept apart from diagnostic
 // logs: who did what to which resource, from where, and the outcome. The
 // Recorder contract has a JSON-lines file implementation (append-only, mode
-// 0600, one event per line) that `tether audit` and exports read back.
-// Server-side only.
+// 0600, one event per line), a store implementation that queues events and
+// writes them in batches (what Tether.ListAuditEvents and `tether audit`
+// query), and Log, which writes to both. Redact removes secrets from request
+// parameters before they become part of an event. Server-side only.
 package audit
 
 import (
@@ -24,17 +26,36 @@ const (
 	OutcomeError   = "error"
 )
 
+// Kinds of event.
+const (
+	KindAPI     = "api"     // one API call, allowed or not
+	KindAuthz   = "authz"   // a policy decision that denied an action
+	KindSession = "session" // a session's state change
+	KindTunnel  = "tunnel"  // a forwarded connection, reported by the agent
+)
+
 // Event is one audit record.
 type Event struct {
-	Time      time.Time         `json:"time"`
-	Kind      string            `json:"kind"` // "authz" (a policy decision), "api" (a call), "session"
-	Principal string            `json:"principal,omitempty"`
-	Action    string            `json:"action"`
-	Resource  string            `json:"resource,omitempty"`
-	SourceIP  string            `json:"sourceIp,omitempty"`
-	Outcome   string            `json:"outcome"`
-	Reason    string            `json:"reason,omitempty"`
-	Details   map[string]string `json:"details,omitempty"`
+	// ID identifies the event; recorders that need one (the store) assign
+	// it when it is empty. IDs sort by time within a millisecond only by
+	// chance: order by (Time, ID).
+	ID        string    `json:"id,omitempty"`
+	Time      time.Time `json:"time"`
+	Kind      string    `json:"kind"` // KindAPI, KindAuthz, KindSession, KindTunnel
+	Principal string    `json:"principal,omitempty"`
+	Action    string    `json:"action"`
+	// Resource is what the action was on: an ARN for authz events, the
+	// bare id or name the request named for API events (instance, session,
+	// document, user), the session id for session events.
+	Resource  string `json:"resource,omitempty"`
+	SourceIP  string `json:"sourceIp,omitempty"`
+	Outcome   string `json:"outcome"`
+	ErrorCode string `json:"errorCode,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	RequestID string `json:"requestId,omitempty"`
+	// Parameters is the request's JSON with secrets replaced (see Redact).
+	Parameters json.RawMessage   `json:"parameters,omitempty"`
+	Details    map[string]string `json:"details,omitempty"`
 }
 
 // Recorder receives audit events. Record must not block for long and must
