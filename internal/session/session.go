@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tetherhq/tether/internal/api"
+	"github.com/tetherhq/tether/internal/audit"
 	"github.com/tetherhq/tether/internal/auth"
 	"github.com/tetherhq/tether/internal/bus"
 	"github.com/tetherhq/tether/internal/datachannel"
@@ -151,6 +152,8 @@ type Config struct {
 	Documents Documents
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// Audit receives an event for each state change (default: discarded).
+	Audit audit.Recorder
 }
 
 // Manager implements the session operations.
@@ -174,6 +177,9 @@ func New(cfg Config) *Manager {
 	}
 	if cfg.Documents == nil {
 		cfg.Documents = builtinDocuments{}
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = audit.Discard{}
 	}
 	return &Manager{cfg: cfg}
 }
@@ -354,7 +360,7 @@ func (m *Manager) terminateSession(ctx context.Context, p *auth.Principal, in *a
 		}
 		return nil, err
 	}
-	if err := m.End(ctx, in.SessionID, StatusTerminated, "terminated by "+p.ARN, nil); err != nil {
+	if err := m.End(withActor(ctx, p.ARN), in.SessionID, StatusTerminated, "terminated by "+p.ARN, nil); err != nil {
 		return nil, err
 	}
 	return api.TerminateSessionOutput{SessionID: in.SessionID}, nil
@@ -442,15 +448,19 @@ func (m *Manager) Get(ctx context.Context, id string) (store.Session, error) {
 
 // SetStatus moves a live session to status; it never revives an ended one.
 func (m *Manager) SetStatus(ctx context.Context, id, status string) error {
-	_, err := m.cfg.Store.UpdateSession(ctx, id, func(s *store.Session) error {
+	var prev string
+	s, err := m.cfg.Store.UpdateSession(ctx, id, func(s *store.Session) error {
 		if Ended(s.Status) {
 			return errAlreadyEnded
 		}
-		s.Status = status
+		prev, s.Status = s.Status, status
 		return nil
 	})
 	if errors.Is(err, errAlreadyEnded) {
 		return nil
+	}
+	if err == nil && prev != status {
+		m.auditStateChange(ctx, s, prev)
 	}
 	return err
 }
@@ -492,11 +502,12 @@ func (m *Manager) Dispatch(ctx context.Context, s store.Session, noPty bool) err
 // Ending an ended session is a no-op.
 func (m *Manager) End(ctx context.Context, id, status, details string, exitCode *int) error {
 	now := m.cfg.Now().UTC()
+	var prev string
 	s, err := m.cfg.Store.UpdateSession(ctx, id, func(s *store.Session) error {
 		if Ended(s.Status) {
 			return errAlreadyEnded
 		}
-		s.Status = status
+		prev, s.Status = s.Status, status
 		s.EndDate = now
 		s.Details = details
 		s.ExitCode = exitCode
@@ -508,6 +519,7 @@ func (m *Manager) End(ctx context.Context, id, status, details string, exitCode 
 	if err != nil {
 		return fmt.Errorf("end session %s: %w", id, err)
 	}
+	m.auditEnd(ctx, s, prev)
 	output := ""
 	if status == StatusFailed || !strings.HasPrefix(details, "exited") {
 		output = details
