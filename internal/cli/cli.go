@@ -92,6 +92,7 @@ func commands() []command {
 		{"send-ssh-public-key", "let a public key log in as an OS user for 60 seconds (sshd AuthorizedKeysCommand)", cmdSendSSHPublicKey},
 		{"whoami", "show the identity the CLI uses", cmdWhoami},
 		{"iam", "users, keys, groups and policies (tether iam help)", cmdIAM},
+		{"audit", "list and export the audit trail (tether audit help)", cmdAudit},
 	}, documentCommands()...)
 }
 

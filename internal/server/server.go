@@ -20,8 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tetherhq/tether/internal/api"
 	"github.com/tetherhq/tether/internal/audit"
+	"github.com/tetherhq/tether/internal/auditapi"
 	"github.com/tetherhq/tether/internal/auth"
 	"github.com/tetherhq/tether/internal/bus"
 	"github.com/tetherhq/tether/internal/bus/mem"
@@ -49,7 +49,7 @@ type Server struct {
 	relay    *relay.Relay
 	gateway  *gateway.Gateway
 	account  string
-	audit    *audit.File
+	audit    *audit.Log
 
 	ln         net.Listener
 	httpSrv    *http.Server
@@ -89,13 +89,20 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server, err
 	}
 	s := &Server{cfg: cfg, log: log, store: st, bus: mem.New(), account: account}
 	s.baseCtx, s.baseCancel = context.WithCancel(context.Background())
-	auditLog, err := audit.OpenFile(filepath.Join(cfg.DataDir, "audit.jsonl"), func(err error) {
+	auditFile, err := audit.OpenFile(filepath.Join(cfg.DataDir, "audit.jsonl"), func(err error) {
 		log.Error("write audit event", "err", err)
 	})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
+	auditStore, err := audit.NewStore(audit.StoreConfig{Store: st, Logger: log})
+	if err != nil {
+		auditFile.Close()
+		st.Close()
+		return nil, err
+	}
+	auditLog := &audit.Log{File: auditFile, Store: auditStore}
 	s.audit = auditLog
 	proxies, err := cfg.TrustedProxyPrefixes()
 	if err != nil {
@@ -113,7 +120,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server, err
 	documents := docs.New(docs.Config{Store: st, Auth: s.Auth, Region: cfg.Region, Account: account, Logger: log})
 	s.Sessions = session.New(session.Config{Store: st, Auth: s.Auth, Fleet: s.Fleet, Bus: s.bus, Region: cfg.Region, Documents: documents,
 		Account: account, StreamURL: s.streamURL, IdleTimeout: time.Duration(cfg.IdleTimeout),
-		TimeoutUnit: time.Duration(cfg.TestTimeoutUnit), Logger: log})
+		TimeoutUnit: time.Duration(cfg.TestTimeoutUnit), Logger: log, Audit: auditLog})
 	s.relay = relay.New(relay.Config{Sessions: s.Sessions, Bus: s.bus, Logger: log, BaseContext: s.baseCtx})
 	s.gateway = gateway.New(gateway.Config{Store: st, Fleet: s.Fleet, Sessions: s.Sessions, Bus: s.bus,
 		Region: cfg.Region, Logger: log, BaseContext: s.baseCtx, Audit: auditLog})
@@ -123,16 +130,14 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server, err
 	s.Sessions.Register(apiMux)
 	iam.New(iam.Config{Store: st, Auth: s.Auth, Account: account, Logger: log}).Register(apiMux)
 	documents.Register(apiMux)
-	apiMux.Observe(func(ctx context.Context, op string, p *auth.Principal, r *http.Request, err error) {
-		principal := ""
-		if p != nil {
-			principal = p.ARN
-		}
-		var ae *api.Error
-		if errors.As(err, &ae) {
-			log.Info("api call refused", "op", op, "principal", principal, "code", ae.Code, "source_ip", r.RemoteAddr)
+	auditapi.New(auditapi.Config{Store: st, Auth: s.Auth, Account: account}).Register(apiMux)
+	apiMux.Observe(func(ctx context.Context, c *ssmapi.Call) {
+		ev := c.AuditEvent(s.Auth.SourceIP(c.Request))
+		auditLog.Record(ctx, ev)
+		if ev.ErrorCode != "" {
+			log.Info("api call refused", "op", ev.Action, "principal", ev.Principal, "code", ev.ErrorCode, "source_ip", ev.SourceIP, "request_id", ev.RequestID)
 		} else {
-			log.Debug("api call", "op", op, "principal", principal, "ok", err == nil)
+			log.Debug("api call", "op", ev.Action, "principal", ev.Principal, "request_id", ev.RequestID)
 		}
 	})
 
@@ -267,10 +272,10 @@ func (s *Server) shutdown() {
 	s.baseCancel()
 	waitOrTimeout(s.relay.Wait, 5*time.Second)
 	waitOrTimeout(s.gateway.Wait, 5*time.Second)
+	s.audit.Close() // flushes queued events into the store: before closing it
 	if err := s.store.Close(); err != nil {
 		s.log.Warn("close store", "err", err)
 	}
-	s.audit.Close()
 	s.log.Info("shutdown complete")
 }
 

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tetherhq/tether/internal/api"
 	"github.com/tetherhq/tether/internal/auth"
@@ -61,8 +62,23 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, r *http.Request, body []byte) (*auth.Principal, error)
 }
 
-// Observer receives one call per API request, for audit and metrics.
-type Observer func(ctx context.Context, op string, p *auth.Principal, r *http.Request, err error)
+// Call is what an Observer learns of one API request.
+type Call struct {
+	Op        string          // X-Amz-Target as sent (may be anything for a refused call)
+	Principal *auth.Principal // nil when authentication failed
+	Request   *http.Request
+	RequestID string // the x-amzn-RequestId answered
+	// Body is the request body as received. It may hold secrets: record it
+	// only through audit.Redact (Event does).
+	Body   []byte
+	Output any   // the operation's result; nil on error. It may hold secrets.
+	Err    error // nil, an *api.Error, or an internal error (answered as InternalServerError)
+	Start  time.Time
+}
+
+// Observer receives one call per API request, after the operation ran and
+// before the answer is written, for audit and metrics. It must be quick.
+type Observer func(ctx context.Context, c *Call)
 
 // Mux dispatches API requests.
 type Mux struct {
@@ -89,6 +105,7 @@ func (m *Mux) Observe(o Observer) { m.observer = o }
 
 // ServeHTTP implements http.Handler.
 func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	reqID := newRequestID()
 	w.Header().Set("x-amzn-RequestId", reqID)
 	if r.Method != http.MethodPost {
@@ -108,25 +125,30 @@ func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	c := &Call{Op: target, Request: r, RequestID: reqID, Body: body, Start: start}
 	p, err := m.auth.Authenticate(ctx, r, body)
 	if err != nil {
-		m.finish(ctx, w, r, target, nil, nil, err, reqID)
+		c.Err = err
+		m.finish(ctx, w, c)
 		return
 	}
+	c.Principal = p
 	h, ok := m.ops[target]
 	if !ok {
-		m.finish(ctx, w, r, target, p, nil, &api.Error{Status: http.StatusBadRequest, Code: api.CodeUnknownOperation,
-			Message: fmt.Sprintf("unknown operation %q", target)}, reqID)
+		c.Err = &api.Error{Status: http.StatusBadRequest, Code: api.CodeUnknownOperation,
+			Message: fmt.Sprintf("unknown operation %q", target)}
+		m.finish(ctx, w, c)
 		return
 	}
-	out, err := h(ctx, p, body)
-	m.finish(ctx, w, r, target, p, out, err, reqID)
+	c.Output, c.Err = h(ctx, p, body)
+	m.finish(ctx, w, c)
 }
 
-func (m *Mux) finish(ctx context.Context, w http.ResponseWriter, r *http.Request, target string, p *auth.Principal, out any, err error, reqID string) {
+func (m *Mux) finish(ctx context.Context, w http.ResponseWriter, c *Call) {
 	if m.observer != nil {
-		m.observer(ctx, target, p, r, err)
+		m.observer(ctx, c)
 	}
+	target, out, err, reqID := c.Op, c.Output, c.Err, c.RequestID
 	if err != nil {
 		var ae *api.Error
 		if !errors.As(err, &ae) {

@@ -253,25 +253,30 @@ func TestMuxObserver(t *testing.T) {
 		op        string
 		principal string
 		err       error
+		reqID     string
+		body      string
 	}
 	var got []seen
-	m.Observe(func(ctx context.Context, op string, p *auth.Principal, r *http.Request, err error) {
-		s := seen{op: op, err: err}
-		if p != nil {
-			s.principal = p.ARN
+	var ids []string
+	m.Observe(func(ctx context.Context, c *Call) {
+		s := seen{op: c.Op, err: c.Err, reqID: c.RequestID, body: string(c.Body)}
+		if c.Principal != nil {
+			s.principal = c.Principal.ARN
 		}
 		got = append(got, s)
 	})
 	for _, target := range []string{"AmazonSSM.Echo", "AmazonSSM.Fail", "AmazonSSM.Nope"} {
 		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/", strings.NewReader("{}"))
 		req.Header.Set("X-Amz-Target", target)
-		m.ServeHTTP(httptest.NewRecorder(), req)
+		w := httptest.NewRecorder()
+		m.ServeHTTP(w, req)
+		ids = append(ids, w.Header().Get("x-amzn-RequestId"))
 	}
 	const alice = "arn:aws:iam::000000000000:user/alice"
 	if len(got) != 3 ||
-		got[0] != (seen{"AmazonSSM.Echo", alice, nil}) ||
-		got[1].op != "AmazonSSM.Fail" || got[1].err != failure ||
+		got[0] != (seen{"AmazonSSM.Echo", alice, nil, ids[0], "{}"}) ||
+		got[1].op != "AmazonSSM.Fail" || got[1].err != failure || got[1].reqID != ids[1] ||
 		got[2].op != "AmazonSSM.Nope" || got[2].principal != alice || got[2].err == nil {
-		t.Errorf("observer saw %+v", got)
+		t.Errorf("observer saw %+v (request ids %v)", got, ids)
 	}
 }
