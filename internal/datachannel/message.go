@@ -152,6 +152,36 @@ func (m *Message) AppendBinary(dst []byte) ([]byte, error) {
 	return append(dst, m.Payload...), nil
 }
 
+// appendStreamFrame appends the wire form of a stream message whose payload
+// is a followed by b (m.Payload is ignored) to dst, copying each part once
+// and hashing the payload where it lands. m must have its MessageID and
+// CreatedDate set and a valid MessageType; the caller bounds the length.
+func appendStreamFrame(dst []byte, m *Message, a, b []byte) []byte {
+	start := len(dst)
+	n := len(a) + len(b)
+	dst = slices.Grow(dst, payloadOffset+n)
+	dst = dst[:start+payloadOffset+n]
+	h := dst[start:]
+	binary.BigEndian.PutUint32(h[offHeaderLength:], HeaderLength)
+	k := copy(h[offMessageType:offMessageType+typeFieldLen], m.MessageType)
+	for i := offMessageType + k; i < offMessageType+typeFieldLen; i++ {
+		h[i] = ' '
+	}
+	binary.BigEndian.PutUint32(h[offSchemaVersion:], 1)
+	binary.BigEndian.PutUint64(h[offCreatedDate:], uint64(m.CreatedDate.UnixMilli()))
+	binary.BigEndian.PutUint64(h[offSequence:], uint64(m.SequenceNumber))
+	binary.BigEndian.PutUint64(h[offFlags:], m.Flags)
+	copy(h[offMessageID:offMessageID+8], m.MessageID[8:])
+	copy(h[offMessageID+8:offMessageID+16], m.MessageID[:8])
+	binary.BigEndian.PutUint32(h[offPayloadType:], uint32(m.PayloadType))
+	binary.BigEndian.PutUint32(h[offPayloadLength:], uint32(n))
+	copy(h[payloadOffset:], a)
+	copy(h[payloadOffset+len(a):], b)
+	digest := sha256.Sum256(h[payloadOffset:])
+	copy(h[offDigest:offDigest+32], digest[:])
+	return dst
+}
+
 // MarshalBinary returns m's wire form; see AppendBinary.
 func (m *Message) MarshalBinary() ([]byte, error) {
 	return m.AppendBinary(nil)

@@ -26,6 +26,15 @@ type Transport interface {
 	WriteMessage(ctx context.Context, b []byte) error
 }
 
+// FrameRecycler may be implemented by a Transport whose ReadMessage reuses
+// buffers. Stream hands back, through RecycleFrame, frames it read from
+// that transport and no longer references (acks, duplicates, dropped
+// messages, and payloads a Conn has consumed). Frames whose payload was
+// returned by Recv or given to OnControl are never handed back.
+type FrameRecycler interface {
+	RecycleFrame(b []byte)
+}
+
 // Role says which end of the data channel a Stream is.
 type Role int
 
@@ -150,8 +159,12 @@ type Stream struct {
 	closed  bool
 	running bool
 	t       Transport               // attached transport, nil while detached
+	runCtx  context.Context         // the active Run's context, nil while detached
 	stop    context.CancelCauseFunc // cancels the active Run
 	stats   Stats
+	// busy is set while a stream message or ack write is claimed, by the
+	// writer goroutine or by a Send that writes directly (writeDirect).
+	busy bool
 
 	// Sender. out.at(i) holds sequence number base+i; acked entries are
 	// nil until they reach the front. base+out.len() == nextSeq.
@@ -192,7 +205,9 @@ type outMsg struct {
 type inMsg struct {
 	pt      PayloadType
 	payload []byte
-	cost    int // frame bytes charged to buffered
+	frame   []byte        // the frame payload aliases
+	reuse   FrameRecycler // where frame goes once consumed, or nil
+	cost    int           // frame bytes charged to buffered
 }
 
 type ackReq struct {
@@ -253,7 +268,7 @@ func (s *Stream) Run(ctx context.Context, t Transport) error {
 	}
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	s.running, s.t, s.stop = true, t, stop
+	s.running, s.t, s.runCtx, s.stop = true, t, runCtx, stop
 	s.sendNext = s.base // resend everything unacked
 	s.sweeping = false
 	s.mu.Unlock()
@@ -264,8 +279,10 @@ func (s *Stream) Run(ctx context.Context, t Transport) error {
 	wg.Wait()
 
 	s.mu.Lock()
-	s.running, s.t, s.stop = false, nil, nil
+	s.running, s.t, s.runCtx, s.stop = false, nil, nil, nil
 	closed := s.closed
+	// A direct write may still be using t; it ends promptly now that
+	// runCtx is cancelled, and clears busy itself.
 	s.mu.Unlock()
 	switch {
 	case closed:
@@ -277,6 +294,12 @@ func (s *Stream) Run(ctx context.Context, t Transport) error {
 }
 
 func (s *Stream) readLoop(ctx context.Context, t Transport) error {
+	reuse, _ := t.(FrameRecycler)
+	recycle := func(b []byte) {
+		if reuse != nil {
+			reuse.RecycleFrame(b)
+		}
+	}
 	bad := 0
 	for {
 		b, err := t.ReadMessage(ctx)
@@ -285,6 +308,7 @@ func (s *Stream) readLoop(ctx context.Context, t Transport) error {
 		}
 		m, err := ParseMessage(b)
 		if err != nil {
+			recycle(b)
 			bad++
 			s.mu.Lock()
 			s.stats.Malformed++
@@ -298,11 +322,15 @@ func (s *Stream) readLoop(ctx context.Context, t Transport) error {
 		bad = 0
 		switch m.MessageType {
 		case s.recvType:
-			s.handleData(m, len(b))
+			if !s.handleData(m, b, reuse) {
+				recycle(b)
+			}
 		case TypeAcknowledge:
 			s.handleAck(m)
+			recycle(b)
 		case s.sendType:
 			// Our own stream type coming back: not for us.
+			recycle(b)
 		case TypeStartPublication:
 			// The service says the peer is (re)attached: what we sent while
 			// it was away was dropped, so resend everything unacked now
@@ -322,20 +350,22 @@ func (s *Stream) readLoop(ctx context.Context, t Transport) error {
 	}
 }
 
-// handleData applies the receiver rules of protocol.md §3.4.
-func (s *Stream) handleData(m Message, frameLen int) {
+// handleData applies the receiver rules of protocol.md §3.4. It reports
+// whether the Stream kept frame.
+func (s *Stream) handleData(m Message, frame []byte, reuse FrameRecycler) bool {
 	seq := m.SequenceNumber
-	in := inMsg{pt: m.PayloadType, payload: m.Payload, cost: frameLen}
+	in := inMsg{pt: m.PayloadType, payload: m.Payload, frame: frame, reuse: reuse, cost: len(frame)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case seq < s.expected:
 		s.stats.Duplicates++
 		s.queueAckLocked(seq, m.MessageID)
+		return false
 	case seq == s.expected:
 		if s.queued > 0 && s.buffered+in.cost > s.cfg.MaxBufferedBytes {
 			s.stats.DroppedForBuffer++
-			return
+			return false
 		}
 		s.deliverLocked(in)
 		s.buffered += in.cost
@@ -356,23 +386,25 @@ func (s *Stream) handleData(m Message, frameLen int) {
 			close(s.recvWake)
 			s.recvWake = nil
 		}
+		return true
 	default: // seq > expected
 		if _, dup := s.ooo[seq]; dup {
 			s.stats.Duplicates++
 			s.queueAckLocked(seq, m.MessageID)
-			return
+			return false
 		}
 		if seq-s.expected > maxOutOfOrder || len(s.ooo) >= maxOutOfOrder ||
 			s.buffered+in.cost > s.cfg.MaxBufferedBytes ||
 			s.buffered-s.queued+in.cost > s.cfg.MaxBufferedBytes/2 {
 			s.stats.DroppedForBuffer++
-			return
+			return false
 		}
 		s.ooo[seq] = in
 		s.buffered += in.cost
 		s.stats.MessagesReceived++
 		s.stats.BytesReceived += int64(len(in.payload))
 		s.queueAckLocked(seq, m.MessageID)
+		return true
 	}
 }
 
@@ -468,9 +500,10 @@ func (s *Stream) release(p *outMsg) {
 	p.frame = nil
 }
 
-// writeLoop is the only writer of stream messages and acks on t. Acks go
-// first (they open the peer's window), then due retransmissions, oldest
-// first, then messages not yet written on t.
+// writeLoop writes acks and stream messages on t, except a message that
+// Send writes itself (sendDirectLocked). Acks go first (they open the
+// peer's window), then due retransmissions, oldest first, then messages
+// not yet written on t.
 func (s *Stream) writeLoop(ctx context.Context, t Transport) error {
 	ticker := time.NewTicker(retransmitTick)
 	defer ticker.Stop()
@@ -478,36 +511,46 @@ func (s *Stream) writeLoop(ctx context.Context, t Transport) error {
 	buf := make([]byte, 0, 512)
 	for {
 		s.mu.Lock()
-		if len(s.acks) > 0 {
+		switch {
+		case s.busy:
+			// A Send is writing directly; it wakes us if work is left.
+		case len(s.acks) > 0:
 			acks, s.acks = s.acks, acks[:0]
+			s.busy = true
 			s.mu.Unlock()
+			var err error
 			for _, a := range acks {
 				buf = s.appendAck(buf[:0], a)
-				if err := s.write(ctx, t, buf); err != nil {
-					return err
+				if err = s.write(ctx, t, buf); err != nil {
+					break
 				}
 			}
 			s.mu.Lock()
+			s.busy = false
 			s.stats.AcksSent += int64(len(acks))
 			s.mu.Unlock()
+			if err != nil {
+				return err
+			}
 			continue
-		}
-		p := s.nextOutLocked(time.Now())
-		s.mu.Unlock()
-		if p != nil {
+		default:
+			p := s.nextOutLocked(time.Now())
+			if p == nil {
+				break
+			}
+			s.busy = true
+			s.mu.Unlock()
 			err := s.write(ctx, t, p.frame)
 			s.mu.Lock()
-			p.writing = false
-			p.lastSent = time.Now()
-			if p.acked {
-				s.release(p)
-			}
+			s.busy = false
+			s.finishWriteLocked(p)
 			s.mu.Unlock()
 			if err != nil {
 				return err
 			}
 			continue
 		}
+		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -517,6 +560,46 @@ func (s *Stream) writeLoop(ctx context.Context, t Transport) error {
 			s.sweeping, s.rtxCursor = true, s.base
 			s.mu.Unlock()
 		}
+	}
+}
+
+func (s *Stream) finishWriteLocked(p *outMsg) {
+	p.writing = false
+	p.lastSent = time.Now()
+	if p.acked {
+		s.release(p)
+	}
+}
+
+// sendDirectLocked writes p, just queued, from the calling goroutine if it
+// is the next message to go and nothing else is being written, so that a
+// lone message (a keystroke, an echo) skips the hand-off to the writer
+// goroutine; otherwise it wakes the writer. Called with s.mu held, it
+// returns with s.mu released. A failed write ends the Run, as one by the
+// writer would: p stays queued and goes out on the next transport.
+func (s *Stream) sendDirectLocked(p *outMsg) {
+	if s.t == nil || s.busy || s.sweeping || len(s.acks) > 0 || p.seq != max(s.sendNext, s.base) || s.out.len() > 1 {
+		s.mu.Unlock()
+		s.wakeWriter()
+		return
+	}
+	t, ctx, stop := s.t, s.runCtx, s.stop
+	s.busy = true
+	s.sendNext = p.seq + 1
+	s.startWriteLocked(p, time.Now())
+	s.mu.Unlock()
+	err := s.write(ctx, t, p.frame)
+	s.mu.Lock()
+	s.busy = false
+	s.finishWriteLocked(p)
+	more := len(s.acks) > 0 || s.sweeping || s.sendNext < s.nextSeq
+	s.mu.Unlock()
+	if err != nil {
+		stop(err)
+		return
+	}
+	if more {
+		s.wakeWriter()
 	}
 }
 
@@ -600,7 +683,7 @@ func (s *Stream) send(ctx context.Context, pt PayloadType, payload []byte) (int,
 	n := 0
 	for {
 		chunk := payload[:min(len(payload), s.cfg.MaxPayload)]
-		if err := s.sendChunk(ctx, pt, chunk); err != nil {
+		if err := s.sendChunk(ctx, pt, chunk, nil); err != nil {
 			return n, err
 		}
 		n += len(chunk)
@@ -611,10 +694,13 @@ func (s *Stream) send(ctx context.Context, pt PayloadType, payload []byte) (int,
 	}
 }
 
-func (s *Stream) sendChunk(ctx context.Context, pt PayloadType, chunk []byte) error {
-	p := &outMsg{id: NewUUID(), size: len(chunk)}
+// sendChunk queues one message whose payload is a followed by b; together
+// they must fit in MaxPayload.
+func (s *Stream) sendChunk(ctx context.Context, pt PayloadType, a, b []byte) error {
+	size := len(a) + len(b)
+	p := &outMsg{id: NewUUID(), size: size}
 	var buf []byte
-	if len(chunk) >= s.cfg.MaxPayload/2 {
+	if size >= s.cfg.MaxPayload/2 {
 		// Only large frames use the pool: a keystroke must not pin a
 		// MaxPayload-sized buffer while it waits for its ack.
 		p.pooled = s.pool.Get().(*[]byte)
@@ -625,15 +711,10 @@ func (s *Stream) sendChunk(ctx context.Context, pt PayloadType, chunk []byte) er
 		CreatedDate: time.Now(),
 		MessageID:   p.id,
 		PayloadType: pt,
-		Payload:     chunk,
 	}
 	// The sequence number is patched in once the window has room, so that
 	// the digest is computed outside the lock.
-	frame, err := m.AppendBinary(buf)
-	if err != nil {
-		return err
-	}
-	p.frame = frame
+	p.frame = appendStreamFrame(buf, &m, a, b)
 	s.mu.Lock()
 	for {
 		if s.closed {
@@ -641,7 +722,7 @@ func (s *Stream) sendChunk(ctx context.Context, pt PayloadType, chunk []byte) er
 			s.release(p)
 			return ErrClosed
 		}
-		if s.windowOpenLocked(len(chunk)) {
+		if s.windowOpenLocked(size) {
 			break
 		}
 		if s.sendWake == nil {
@@ -659,17 +740,16 @@ func (s *Stream) sendChunk(ctx context.Context, pt PayloadType, chunk []byte) er
 	}
 	p.seq = s.nextSeq
 	s.nextSeq++
-	binary.BigEndian.PutUint64(frame[offSequence:], uint64(p.seq))
-	binary.BigEndian.PutUint64(frame[offCreatedDate:], uint64(time.Now().UnixMilli()))
+	binary.BigEndian.PutUint64(p.frame[offSequence:], uint64(p.seq))
+	binary.BigEndian.PutUint64(p.frame[offCreatedDate:], uint64(time.Now().UnixMilli()))
 	if p.seq == 0 && s.cfg.Role == RoleAgent {
-		binary.BigEndian.PutUint64(frame[offFlags:], flagsAgentFirstData)
+		binary.BigEndian.PutUint64(p.frame[offFlags:], flagsAgentFirstData)
 	}
 	s.out.push(p)
 	s.unacked += p.size
 	s.stats.MessagesSent++
 	s.stats.BytesSent += int64(p.size)
-	s.mu.Unlock()
-	s.wakeWriter()
+	s.sendDirectLocked(p)
 	return nil
 }
 
@@ -699,6 +779,13 @@ func (s *Stream) Write(p []byte) (int, error) {
 // is the caller's. After Close it drains what was already received, then
 // returns io.EOF.
 func (s *Stream) Recv(ctx context.Context) (PayloadType, []byte, error) {
+	in, err := s.recv(ctx)
+	return in.pt, in.payload, err
+}
+
+// recv is Recv returning the whole inMsg, so that a caller that consumes
+// the payload at once can hand its frame back (inMsg.recycle).
+func (s *Stream) recv(ctx context.Context) (inMsg, error) {
 	s.mu.Lock()
 	for {
 		if s.queue.len() > 0 {
@@ -706,11 +793,11 @@ func (s *Stream) Recv(ctx context.Context) (PayloadType, []byte, error) {
 			s.queued -= in.cost
 			s.buffered -= in.cost
 			s.mu.Unlock()
-			return in.pt, in.payload, nil
+			return in, nil
 		}
 		if s.closed {
 			s.mu.Unlock()
-			return 0, nil, io.EOF
+			return inMsg{}, io.EOF
 		}
 		if s.recvWake == nil {
 			s.recvWake = make(chan struct{})
@@ -719,11 +806,20 @@ func (s *Stream) Recv(ctx context.Context) (PayloadType, []byte, error) {
 		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return 0, nil, ctx.Err()
+			return inMsg{}, ctx.Err()
 		case <-wake:
 		}
 		s.mu.Lock()
 	}
+}
+
+// recycle hands in's frame back to the transport it came from, if that
+// reuses frames. The caller must be done with in.payload.
+func (in *inMsg) recycle() {
+	if in.reuse != nil && in.frame != nil {
+		in.reuse.RecycleFrame(in.frame)
+	}
+	in.frame, in.payload, in.reuse = nil, nil, nil
 }
 
 // SendControl writes m, a message outside the stream (acknowledge,
