@@ -1,57 +1,241 @@
 // Package wstransport adapts a websocket connection to datachannel.Transport
-// and turns http(s) endpoints into ws(s) URLs. Imported by the agent and CLI.
+// and turns http(s) endpoints into ws(s) URLs. Imported by the agent, the
+// CLI and the relay.
+//
+// The data path is the reason for most of this file. The websocket library
+// writes a frame through a 4 KiB buffer: a client's masked 64 KiB frame
+// becomes 16 write system calls, a server's frame two. Connections made by
+// Dial and Accept send each message in one write instead (corkConn), and
+// messages are read into pooled buffers that the reader hands back with
+// RecycleFrame, so the data path allocates nothing per message.
 package wstransport
 
 import (
-	"bytes"
+	"bufio"
 	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/coder/websocket"
+
+	"github.com/tetherhq/tether/internal/datachannel"
 )
+
+// frameCap is the capacity of pooled buffers: a data-channel message with
+// a SmuxPayload payload, its header, and a websocket frame header.
+const frameCap = datachannel.SmuxPayload + 1024
+
+var framePool = sync.Pool{New: func() any {
+	b := make([]byte, 0, frameCap)
+	return &b
+}}
+
+func getFrame() []byte { return (*framePool.Get().(*[]byte))[:0] }
+
+// putFrame returns b to the pool if it has the pooled capacity; larger
+// buffers (rare 1 MiB messages) are left to the garbage collector.
+func putFrame(b []byte) {
+	if cap(b) != frameCap {
+		return
+	}
+	b = b[:0]
+	framePool.Put(&b)
+}
 
 // Conn is a websocket carrying binary data-channel frames.
 type Conn struct {
-	C   *websocket.Conn
-	buf bytes.Buffer // reused across reads: messages are ~32 KiB each
+	C    *websocket.Conn
+	cork *corkConn  // nil when the connection was not made by Dial or Accept
+	wmu  sync.Mutex // one WriteMessage at a time holds cork
 }
 
-// New wraps c.
+// New wraps c. Prefer Dial or Accept, whose connections write each message
+// in one system call.
 func New(c *websocket.Conn) *Conn { return &Conn{C: c} }
 
-// ReadMessage returns the next binary frame (a copy the caller owns); text
-// frames are skipped.
+// ReadMessage returns the next binary frame; text frames are skipped. The
+// frame is the caller's; it may give it back with RecycleFrame.
 func (t *Conn) ReadMessage(ctx context.Context) ([]byte, error) {
 	for {
-		typ, b, err := ReadFrame(ctx, t.C, &t.buf)
+		typ, b, err := ReadFrame(ctx, t.C)
 		if err != nil {
 			return nil, err
 		}
 		if typ == websocket.MessageBinary {
 			return b, nil
 		}
+		putFrame(b)
 	}
 }
 
-// ReadFrame reads one websocket message through buf, which keeps its
-// capacity between calls (io.ReadAll would regrow from 512 bytes for every
-// message), and returns an exactly sized copy.
-func ReadFrame(ctx context.Context, c *websocket.Conn, buf *bytes.Buffer) (websocket.MessageType, []byte, error) {
+// RecycleFrame implements datachannel.FrameRecycler: b, returned by
+// ReadMessage or ReadFrame, is no longer used and may be read into again.
+func (t *Conn) RecycleFrame(b []byte) { putFrame(b) }
+
+// ReadFrame reads one websocket message into a pooled buffer, taken only
+// once the message has begun (an idle connection holds none). The caller
+// owns the result and may give it back with (*Conn).RecycleFrame.
+func ReadFrame(ctx context.Context, c *websocket.Conn) (websocket.MessageType, []byte, error) {
 	typ, r, err := c.Reader(ctx)
 	if err != nil {
 		return 0, nil, err
 	}
-	buf.Reset()
-	if _, err := buf.ReadFrom(r); err != nil {
-		return 0, nil, err
+	b := getFrame()
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow; c's read limit bounds it
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return typ, b, nil
+		}
+		if err != nil {
+			putFrame(b)
+			return 0, nil, err
+		}
 	}
-	return typ, bytes.Clone(buf.Bytes()), nil
 }
 
 // WriteMessage sends one binary frame.
 func (t *Conn) WriteMessage(ctx context.Context, b []byte) error {
-	return t.C.Write(ctx, websocket.MessageBinary, b)
+	if t.cork == nil {
+		return t.C.Write(ctx, websocket.MessageBinary, b)
+	}
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	t.cork.hold()
+	err := t.C.Write(ctx, websocket.MessageBinary, b)
+	if ferr := t.cork.release(ctx, t.C); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// corkConn collects what is written between hold and release and sends it
+// in one write. Writes outside hold go straight through.
+type corkConn struct {
+	net.Conn
+	mu   sync.Mutex
+	held bool
+	buf  []byte // pooled while held
+}
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held {
+		c.buf = append(c.buf, p...)
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *corkConn) hold() {
+	c.mu.Lock()
+	c.held, c.buf = true, getFrame()
+	c.mu.Unlock()
+}
+
+// release writes what was held. The websocket library closes the
+// connection when ctx ends during its own writes; this write is outside
+// them, so it does the same.
+func (c *corkConn) release(ctx context.Context, ws *websocket.Conn) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.buf
+	c.held, c.buf = false, nil
+	defer putFrame(b)
+	if len(b) == 0 {
+		return nil
+	}
+	stop := context.AfterFunc(ctx, func() { ws.CloseNow() })
+	_, err := c.Conn.Write(b)
+	if !stop() && err != nil {
+		err = errors.Join(context.Cause(ctx), err)
+	}
+	return err
+}
+
+// Dial opens a websocket like websocket.Dial, on a connection that sends
+// each message in one write when opts' HTTP client uses an *http.Transport
+// (or none), and as websocket.Dial does otherwise.
+func Dial(ctx context.Context, u string, opts *websocket.DialOptions) (*Conn, *http.Response, error) {
+	var o websocket.DialOptions
+	if opts != nil {
+		o = *opts
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	var cork *corkConn
+	// A transport that dials TLS itself never calls DialContext: cork
+	// stays nil and the connection works as websocket.Dial's does.
+	if tr, ok := base.(*http.Transport); ok {
+		tr = tr.Clone()
+		dial := tr.DialContext
+		if dial == nil {
+			dial = (&net.Dialer{}).DialContext
+		}
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			cork = &corkConn{Conn: c}
+			return cork, nil
+		}
+		nc := *hc
+		nc.Transport = tr
+		o.HTTPClient = &nc
+	}
+	c, resp, err := websocket.Dial(ctx, u, &o)
+	if err != nil {
+		return nil, resp, err
+	}
+	return &Conn{C: c, cork: cork}, resp, nil
+}
+
+// Accept upgrades an HTTP request to a websocket like websocket.Accept, on
+// a connection that sends each message in one write.
+func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOptions) (*Conn, error) {
+	hw := &hijackWriter{ResponseWriter: w}
+	c, err := websocket.Accept(hw, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{C: c, cork: hw.cork}, nil
+}
+
+// hijackWriter hands the websocket library a connection that writes
+// through a corkConn.
+type hijackWriter struct {
+	http.ResponseWriter
+	cork *corkConn
+}
+
+func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	h.cork = &corkConn{Conn: c}
+	brw.Writer.Reset(h.cork)
+	return h.cork, brw, nil
 }
 
 // WebsocketURL turns an http(s) endpoint plus path into a ws(s) URL.
