@@ -1,15 +1,17 @@
 // Package relay serves GET /v1/data-channel/{sid}: it authenticates the
 // client's and the agent's data-channel websockets by their single-use
-// tokens and forwards binary frames between them over the bus, unchanged.
-// Both ends speak the AWS data-channel protocol end to end and retransmit
-// what is not acknowledged, so the relay may drop frames while a side is away.
+// tokens and forwards binary frames between them, unchanged. When both
+// sockets of a session are attached to this relay, the goroutine that reads
+// a frame from one writes it to the other itself; otherwise frames go over
+// the bus (the peer is on another replica, or away). Both ends speak the
+// AWS data-channel protocol end to end and retransmit what is not
+// acknowledged, so the relay may drop frames while a side is away.
 // It consumes agent_session_state, counts stream traffic for the idle
 // timeout, and closes each socket after forwarding channel_closed.
 // Server-side only.
 package relay
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +33,11 @@ import (
 // OpenTimeout bounds the wait for the first (text) frame.
 const OpenTimeout = 10 * time.Second
 
+// WriteTimeout bounds one write to a socket: a peer that stops reading
+// for that long is disconnected, so that it cannot hold the other side's
+// reader (and so the session) forever.
+const WriteTimeout = 30 * time.Second
+
 // Config configures a Relay.
 type Config struct {
 	Sessions *session.Manager
@@ -44,6 +51,53 @@ type Config struct {
 type Relay struct {
 	cfg Config
 	wg  sync.WaitGroup
+
+	mu    sync.Mutex
+	local map[string]*pair // sessions with a socket attached here
+}
+
+// pair holds the sockets of one session attached to this relay.
+type pair struct {
+	refs   int // attached sockets, guarded by Relay.mu
+	client atomic.Pointer[socket]
+	agent  atomic.Pointer[socket]
+}
+
+// socket is one attached websocket and what its writers share.
+type socket struct {
+	ctx context.Context
+	tc  *wstransport.Conn
+	// touch, if set, sees the type of every frame written to the socket.
+	touch func(typ string)
+	// writing is when the write in progress began (UnixNano), or 0.
+	writing atomic.Int64
+}
+
+// write sends one frame, bounded by WriteTimeout through watch.
+func (s *socket) write(frame []byte) error {
+	s.writing.Store(time.Now().UnixNano())
+	err := s.tc.WriteMessage(s.ctx, frame)
+	s.writing.Store(0)
+	return err
+}
+
+// watch closes the socket when a write has taken longer than WriteTimeout,
+// until ctx ends. One sleeping goroutine per socket instead of a timer per
+// frame.
+func (s *socket) watch(ctx context.Context) {
+	t := time.NewTicker(WriteTimeout / 6)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if w := s.writing.Load(); w != 0 && time.Since(time.Unix(0, w)) > WriteTimeout {
+				s.tc.C.CloseNow()
+				return
+			}
+		}
+	}
 }
 
 // New returns a Relay.
@@ -54,7 +108,33 @@ func New(cfg Config) *Relay {
 	if cfg.BaseContext == nil {
 		cfg.BaseContext = context.Background()
 	}
-	return &Relay{cfg: cfg}
+	return &Relay{cfg: cfg, local: map[string]*pair{}}
+}
+
+// attach registers s as the session's client or agent socket on this
+// relay and returns the session's pair and a function that undoes it.
+func (r *Relay) attach(sid string, agent bool, s *socket) (*pair, func()) {
+	r.mu.Lock()
+	p := r.local[sid]
+	if p == nil {
+		p = &pair{}
+		r.local[sid] = p
+	}
+	p.refs++
+	slot := &p.client
+	if agent {
+		slot = &p.agent
+	}
+	slot.Store(s) // the newest socket wins; an older one is on its way out
+	r.mu.Unlock()
+	return p, func() {
+		r.mu.Lock()
+		slot.CompareAndSwap(s, nil)
+		if p.refs--; p.refs == 0 {
+			delete(r.local, sid)
+		}
+		r.mu.Unlock()
+	}
 }
 
 // Wait blocks until every relayed socket has finished.
@@ -63,10 +143,11 @@ func (r *Relay) Wait() { r.wg.Wait() }
 // ServeHTTP upgrades to a websocket and relays.
 func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	sid := req.PathValue("sid")
-	c, err := websocket.Accept(w, req, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	tc, err := wstransport.Accept(w, req, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		return // Accept wrote the HTTP error
 	}
+	c := tc.C
 	r.wg.Add(1)
 	defer r.wg.Done()
 	defer c.CloseNow()
@@ -89,13 +170,14 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	log := r.cfg.Logger.With("session_id", sid)
 	if open.ClientInstanceId != "" {
-		r.serveAgent(ctx, c, sid, open, log)
+		r.serveAgent(ctx, tc, sid, open, log)
 		return
 	}
-	r.serveClient(ctx, c, sid, open, log)
+	r.serveClient(ctx, tc, sid, open, log)
 }
 
-func (r *Relay) serveClient(ctx context.Context, c *websocket.Conn, sid string, open datachannel.OpenDataChannelInput, log *slog.Logger) {
+func (r *Relay) serveClient(ctx context.Context, tc *wstransport.Conn, sid string, open datachannel.OpenDataChannelInput, log *slog.Logger) {
+	c := tc.C
 	m := r.cfg.Sessions
 	if err := m.ConsumeToken(ctx, store.TokenClientData, sid, open.TokenValue); err != nil {
 		log.Warn("client data channel refused", "reason", "invalid token")
@@ -124,26 +206,30 @@ func (r *Relay) serveClient(ctx context.Context, c *websocket.Conn, sid string, 
 	case s.Status == session.StatusDisconnected:
 		m.SetStatus(ctx, sid, session.StatusConnected)
 	}
+	self := &socket{ctx: ctx, tc: tc}
+	p, detach := r.attach(sid, false, self)
+	defer detach()
 	r.startPublication(ctx, bus.SessionToAgent(sid))
 	log.Info("client attached")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.pumpToSocket(ctx, c, sub, nil)
-	}()
-	r.pumpFromSocket(ctx, c, bus.SessionToAgent(sid), func(typ string, frame []byte) bool {
+	var wg sync.WaitGroup
+	wg.Go(func() { r.pumpToSocket(ctx, self, sub) })
+	wctx, wcancel := context.WithCancel(ctx)
+	wg.Go(func() { self.watch(wctx) })
+	r.pumpFromSocket(ctx, tc, &p.agent, bus.SessionToAgent(sid), func(typ string, frame []byte) bool {
 		return typ == datachannel.TypeInputStreamData || typ == datachannel.TypeAcknowledge
-	}, nil, log)
+	}, log)
+	wcancel()
 	c.CloseNow()
 	sub.Close()
-	<-done
+	wg.Wait()
 	if cur, err := m.Get(context.WithoutCancel(ctx), sid); err == nil && !session.Ended(cur.Status) && cur.Status != session.StatusConnecting {
 		m.SetStatus(context.WithoutCancel(ctx), sid, session.StatusDisconnected)
 	}
 	log.Info("client detached")
 }
 
-func (r *Relay) serveAgent(ctx context.Context, c *websocket.Conn, sid string, open datachannel.OpenDataChannelInput, log *slog.Logger) {
+func (r *Relay) serveAgent(ctx context.Context, tc *wstransport.Conn, sid string, open datachannel.OpenDataChannelInput, log *slog.Logger) {
+	c := tc.C
 	m := r.cfg.Sessions
 	if err := m.ConsumeToken(ctx, store.TokenAgentData, sid, open.TokenValue); err != nil {
 		log.Warn("agent data channel refused", "reason", "invalid token", "instance_id", open.ClientInstanceId)
@@ -163,8 +249,6 @@ func (r *Relay) serveAgent(ctx context.Context, c *websocket.Conn, sid string, o
 	}
 	defer sub.Close()
 	log = log.With("instance_id", s.Target)
-	r.startPublication(ctx, bus.SessionToClient(sid))
-	log.Info("agent attached")
 
 	var lastTraffic atomic.Int64
 	lastTraffic.Store(time.Now().UnixNano())
@@ -173,6 +257,11 @@ func (r *Relay) serveAgent(ctx context.Context, c *websocket.Conn, sid string, o
 			lastTraffic.Store(time.Now().UnixNano())
 		}
 	}
+	self := &socket{ctx: ctx, tc: tc, touch: touch}
+	p, detach := r.attach(sid, true, self)
+	defer detach()
+	r.startPublication(ctx, bus.SessionToClient(sid))
+	log.Info("agent attached")
 	var ended atomic.Bool
 	onState := func(frame []byte) {
 		msg, err := datachannel.ParseMessage(frame)
@@ -214,11 +303,9 @@ func (r *Relay) serveAgent(ctx context.Context, c *websocket.Conn, sid string, o
 	}
 	ictx, icancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		r.pumpToSocket(ictx, c, sub, touch)
-	}()
+	wg.Go(func() { r.pumpToSocket(ictx, self, sub) })
+	wg.Go(func() { self.watch(ictx) })
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		tick := time.NewTicker(min(idle/4, 30*time.Second))
@@ -240,7 +327,7 @@ func (r *Relay) serveAgent(ctx context.Context, c *websocket.Conn, sid string, o
 			}
 		}
 	}()
-	r.pumpFromSocket(ctx, c, bus.SessionToClient(sid), func(typ string, frame []byte) bool {
+	r.pumpFromSocket(ctx, tc, &p.client, bus.SessionToClient(sid), func(typ string, frame []byte) bool {
 		switch typ {
 		case datachannel.TypeAgentSessionState:
 			onState(frame)
@@ -250,7 +337,7 @@ func (r *Relay) serveAgent(ctx context.Context, c *websocket.Conn, sid string, o
 			return true
 		}
 		return false
-	}, nil, log)
+	}, log)
 	icancel()
 	c.CloseNow()
 	sub.Close()
@@ -270,7 +357,7 @@ func (r *Relay) serveAgent(ctx context.Context, c *websocket.Conn, sid string, o
 
 // pumpToSocket writes subscription frames to the socket until the
 // subscription ends, a write fails, or it forwarded channel_closed.
-func (r *Relay) pumpToSocket(ctx context.Context, c *websocket.Conn, sub bus.Subscription, touch func(string)) {
+func (r *Relay) pumpToSocket(ctx context.Context, s *socket, sub bus.Subscription) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -283,13 +370,10 @@ func (r *Relay) pumpToSocket(ctx context.Context, c *websocket.Conn, sub bus.Sub
 			if err != nil {
 				continue
 			}
-			if touch != nil {
-				touch(typ)
+			if s.touch != nil {
+				s.touch(typ)
 			}
-			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			err = c.Write(wctx, websocket.MessageBinary, frame)
-			cancel()
-			if err != nil {
+			if err := s.write(frame); err != nil {
 				// Stop writing, but let the reader take what the peer sent
 				// before it went (the plugin's TerminateSession flag on
 				// Ctrl-C); it ends the socket when the peer is gone.
@@ -297,19 +381,21 @@ func (r *Relay) pumpToSocket(ctx context.Context, c *websocket.Conn, sub bus.Sub
 			}
 			if typ == datachannel.TypeChannelClosed {
 				// Give the peer a moment to read it, then end the socket.
-				c.Close(websocket.StatusNormalClosure, "session ended")
+				s.tc.C.Close(websocket.StatusNormalClosure, "session ended")
 				return
 			}
 		}
 	}
 }
 
-// pumpFromSocket reads frames and publishes those allow() accepts to subject.
-// A malformed frame closes the socket: a conforming peer never sends one.
-func (r *Relay) pumpFromSocket(ctx context.Context, c *websocket.Conn, subject string, allow func(typ string, frame []byte) bool, _ func(), log *slog.Logger) {
-	var buf bytes.Buffer
+// pumpFromSocket reads frames and forwards those allow() accepts to the
+// peer: written directly to the peer's socket when it is attached to this
+// relay (*peer), else published to subject. A malformed frame closes the
+// socket: a conforming peer never sends one.
+func (r *Relay) pumpFromSocket(ctx context.Context, tc *wstransport.Conn, peer *atomic.Pointer[socket], subject string, allow func(typ string, frame []byte) bool, log *slog.Logger) {
+	c := tc.C
 	for {
-		typ, frame, err := wstransport.ReadFrame(ctx, c, &buf)
+		typ, frame, err := wstransport.ReadFrame(ctx, c)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) && websocket.CloseStatus(err) == -1 {
 				log.Debug("data channel read ended", "err", err)
@@ -317,6 +403,7 @@ func (r *Relay) pumpFromSocket(ctx context.Context, c *websocket.Conn, subject s
 			return
 		}
 		if typ != websocket.MessageBinary {
+			tc.RecycleFrame(frame)
 			continue // a reconnecting plugin may repeat its open frame
 		}
 		mt, err := datachannel.PeekMessageType(frame)
@@ -326,8 +413,20 @@ func (r *Relay) pumpFromSocket(ctx context.Context, c *websocket.Conn, subject s
 			return
 		}
 		if !allow(mt, frame) {
+			tc.RecycleFrame(frame)
 			continue
 		}
+		if p := peer.Load(); p != nil {
+			if p.touch != nil {
+				p.touch(mt)
+			}
+			// A failed write drops the frame, as the bus does for a peer
+			// that is going away; the peer's own reader ends its socket.
+			p.write(frame)
+			tc.RecycleFrame(frame)
+			continue
+		}
+		// The bus keeps the frame: it is not recycled.
 		if err := r.cfg.Bus.Publish(ctx, subject, frame); err != nil {
 			return
 		}
