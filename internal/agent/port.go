@@ -139,7 +139,13 @@ func (p *portSession) runMux(ctx context.Context) error {
 	// The plugin turns its keep-alive off above 3.1.1511.0; ours does the
 	// same for clients above 1.2.331.0, so idle sessions can time out.
 	cfg.KeepAliveDisabled = versionAbove(p.client, "1.2.331.0")
-	cfg.MaxReceiveBuffer = 16 << 20
+	// One smux frame per data-channel message, as large as v1 allows
+	// (the plugin reads frames of any length).
+	cfg.MaxFrameSize = datachannel.SmuxFrameSize
+	// What the client sent and the destinations have not taken yet; beyond
+	// it smux stops reading and the data channel pushes back. The plugin's
+	// default, and it keeps the agent small under a slow destination.
+	cfg.MaxReceiveBuffer = 4 << 20
 	cfg.MaxStreamBuffer = 4 << 20
 	sess, err := smux.Server(conn, cfg)
 	if err != nil {
@@ -210,7 +216,7 @@ func splice(a io.ReadWriteCloser, b net.Conn) (toA, toB int64) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		n, _ := io.Copy(b, a)
+		n, _ := io.Copy(b, a) // a smux stream writes what it holds, frame by frame
 		out.Store(n)
 		if tc, ok := b.(*net.TCPConn); ok {
 			tc.CloseWrite()
@@ -218,7 +224,8 @@ func splice(a io.ReadWriteCloser, b net.Conn) (toA, toB int64) {
 			b.Close()
 		}
 	}()
-	n, _ := io.Copy(a, b)
+	// Reads of one smux frame: io.Copy's 32 KiB would halve them.
+	n, _ := io.CopyBuffer(struct{ io.Writer }{a}, struct{ io.Reader }{b}, make([]byte, datachannel.SmuxFrameSize))
 	in.Store(n)
 	a.Close()
 	wg.Wait()
@@ -268,7 +275,7 @@ func (p *portSession) runBasic(ctx context.Context) error {
 		wg.Add(1)
 		go func() { // destination → client
 			defer wg.Done()
-			buf := make([]byte, 32<<10)
+			buf := make([]byte, datachannel.SmuxPayload) // one message per read
 			for {
 				n, err := c.Read(buf)
 				if n > 0 {

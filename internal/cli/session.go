@@ -80,11 +80,12 @@ type portProperties struct {
 // runSession attaches to a started session's data channel and runs it.
 func runSession(ctx context.Context, c *Client, out api.StartSessionOutput, sio sessionIO) (sessionResult, error) {
 	dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
-	conn, _, err := websocket.Dial(dctx, out.StreamURL, nil)
+	tc, _, err := wstransport.Dial(dctx, out.StreamURL, nil)
 	dcancel()
 	if err != nil {
 		return sessionResult{}, fmt.Errorf("open the data channel %s: %w", out.StreamURL, err)
 	}
+	conn := tc.C
 	defer conn.CloseNow()
 	conn.SetReadLimit(datachannel.MaxFrameSize)
 	open := datachannel.OpenDataChannelInput{MessageSchemaVersion: "1.0", RequestId: datachannel.NewUUID().String(),
@@ -116,7 +117,7 @@ func runSession(ctx context.Context, c *Client, out api.StartSessionOutput, sio 
 		},
 	})
 	runErr := make(chan error, 1)
-	go func() { runErr <- stream.Run(sctx, wstransport.New(conn)) }()
+	go func() { runErr <- stream.Run(sctx, tc) }()
 
 	// The mode runs until the session ends one way or another.
 	modeCtx, modeCancel := context.WithCancel(sctx)
@@ -330,7 +331,11 @@ func smuxConfig() *smux.Config {
 	cfg := smux.DefaultConfig()
 	cfg.Version = 1
 	cfg.KeepAliveDisabled = true // our agents are above 3.1.1511.0, as the plugin checks
-	cfg.MaxReceiveBuffer = 16 << 20
+	// One smux frame per data-channel message, as large as v1 allows.
+	cfg.MaxFrameSize = datachannel.SmuxFrameSize
+	// What the agent sent and the local connections have not read yet;
+	// beyond it the data channel pushes back. The plugin's default.
+	cfg.MaxReceiveBuffer = 4 << 20
 	cfg.MaxStreamBuffer = 4 << 20
 	return cfg
 }
@@ -473,7 +478,8 @@ func runPortForward(ctx context.Context, s *datachannel.Stream, sid string, pp p
 func pipe(a net.Conn, b io.ReadWriteCloser) {
 	done := make(chan struct{})
 	go func() {
-		io.Copy(b, a)
+		// Reads of one smux frame: io.Copy's 32 KiB would halve them.
+		io.CopyBuffer(struct{ io.Writer }{b}, struct{ io.Reader }{a}, make([]byte, datachannel.SmuxFrameSize))
 		b.Close()
 		close(done)
 	}()
@@ -494,7 +500,7 @@ func runStdioForward(ctx context.Context, s *datachannel.Stream, sio sessionIO) 
 	inDone := make(chan struct{})
 	go func() {
 		defer close(inDone)
-		buf := make([]byte, 32<<10)
+		buf := make([]byte, datachannel.SmuxPayload) // one message per read
 		for {
 			n, err := sio.stdin.Read(buf)
 			if n > 0 && s.Send(ctx, datachannel.PayloadOutput, buf[:n]) != nil {
