@@ -51,6 +51,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -171,11 +172,13 @@ type keyError struct {
 }
 
 func (e *keyError) Error() string {
-	k := e.key
-	if len(k) > 80 { // a hostile key may be huge: name its start only
-		k = k[:80] + "..."
+	// A hostile key may be huge, or quote to four times its length: name
+	// its start only.
+	q := strconv.Quote(e.key)
+	if len(q) > 100 {
+		q = q[:100] + "..."
 	}
-	return fmt.Sprintf("blob: invalid key %q: %s", k, e.reason)
+	return "blob: invalid key " + q + ": " + e.reason
 }
 
 func (e *keyError) Unwrap() error { return ErrInvalidKey }

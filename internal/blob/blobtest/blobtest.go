@@ -560,6 +560,8 @@ func testConcurrentOverwriteAndRead(t *testing.T, e Env) {
 	Put(t, s, "k", versions[0])
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -582,8 +584,6 @@ func testConcurrentOverwriteAndRead(t *testing.T, e Env) {
 			break
 		}
 	}
-	cancel()
-	wg.Wait()
 }
 
 func needFaults(t *testing.T, e Env) *FaultTransport {
