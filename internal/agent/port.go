@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,8 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/xtaci/smux"
 
 	"github.com/tetherhq/tether/internal/datachannel"
 	"github.com/tetherhq/tether/internal/document"
@@ -121,50 +118,43 @@ func (p *portSession) run(ctx context.Context) error {
 }
 
 // runMux serves smux v1 streams (one per client connection), as the
-// official plugin expects for LocalPortForwarding.
+// official plugin expects for LocalPortForwarding, with datachannel.Mux.
 func (p *portSession) runMux(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	conn := datachannel.NewConn(p.stream, func(pt datachannel.PayloadType, b []byte) {
-		if pt == datachannel.PayloadFlag {
-			if f, err := datachannel.DecodeFlag(b); err == nil && f == datachannel.FlagTerminateSession {
-				p.log.Info("client asked to end the session")
-				cancel()
+	mux := datachannel.NewMux(p.stream, false, datachannel.MuxConfig{
+		// One smux frame per data-channel message, as large as v1 allows
+		// (the plugin reads frames of any length).
+		MaxFrameSize: datachannel.SmuxFrameSize,
+		// What the client sent and the destinations have not taken yet;
+		// beyond it the mux stops reading and the data channel pushes
+		// back. The plugin's default, and it keeps the agent small under
+		// a slow destination.
+		MaxReceiveBuffer: 4 << 20,
+		// The plugin turns its keep-alive off above 3.1.1511.0; ours does
+		// the same for clients above 1.2.331.0, so idle sessions can time
+		// out.
+		KeepAlive: !versionAbove(p.client, "1.2.331.0"),
+		OnOther: func(pt datachannel.PayloadType, b []byte) {
+			if pt == datachannel.PayloadFlag {
+				if f, err := datachannel.DecodeFlag(b); err == nil && f == datachannel.FlagTerminateSession {
+					p.log.Info("client asked to end the session")
+					cancel()
+				}
 			}
-		}
+		},
 	})
-	defer conn.Close()
-	cfg := smux.DefaultConfig()
-	cfg.Version = 1
-	// The plugin turns its keep-alive off above 3.1.1511.0; ours does the
-	// same for clients above 1.2.331.0, so idle sessions can time out.
-	cfg.KeepAliveDisabled = versionAbove(p.client, "1.2.331.0")
-	// One smux frame per data-channel message, as large as v1 allows
-	// (the plugin reads frames of any length).
-	cfg.MaxFrameSize = datachannel.SmuxFrameSize
-	// What the client sent and the destinations have not taken yet; beyond
-	// it smux stops reading and the data channel pushes back. The plugin's
-	// default, and it keeps the agent small under a slow destination.
-	cfg.MaxReceiveBuffer = 4 << 20
-	cfg.MaxStreamBuffer = 4 << 20
-	sess, err := smux.Server(conn, cfg)
-	if err != nil {
-		return err
-	}
-	defer sess.Close()
+	defer mux.Close()
 	go func() {
 		<-ctx.Done()
-		sess.Close()
+		mux.Close()
 	}()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
-		st, err := sess.AcceptStream()
+		st, err := mux.AcceptStream()
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, io.ErrClosedPipe) || sess.IsClosed() {
-				return nil
-			}
-			return err
+			return nil // the session ended, or the data channel did
 		}
 		wg.Add(1)
 		go func() {
@@ -216,7 +206,7 @@ func splice(a io.ReadWriteCloser, b net.Conn) (toA, toB int64) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		n, _ := io.Copy(b, a) // a smux stream writes what it holds, frame by frame
+		n, _ := io.Copy(b, a) // a mux stream writes what it holds, frame by frame
 		out.Store(n)
 		if tc, ok := b.(*net.TCPConn); ok {
 			tc.CloseWrite()
@@ -224,7 +214,7 @@ func splice(a io.ReadWriteCloser, b net.Conn) (toA, toB int64) {
 			b.Close()
 		}
 	}()
-	// Reads of one smux frame: io.Copy's 32 KiB would halve them.
+	// Reads of one smux frame: io.Copy's 32 KiB would halve the messages.
 	n, _ := io.CopyBuffer(struct{ io.Writer }{a}, struct{ io.Reader }{b}, make([]byte, datachannel.SmuxFrameSize))
 	in.Store(n)
 	a.Close()

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/xtaci/smux"
 	"golang.org/x/term"
 
 	"github.com/tetherhq/tether/internal/api"
@@ -327,19 +326,6 @@ func runShellMode(ctx context.Context, s *datachannel.Stream, sio sessionIO, qui
 	}
 }
 
-func smuxConfig() *smux.Config {
-	cfg := smux.DefaultConfig()
-	cfg.Version = 1
-	cfg.KeepAliveDisabled = true // our agents are above 3.1.1511.0, as the plugin checks
-	// One smux frame per data-channel message, as large as v1 allows.
-	cfg.MaxFrameSize = datachannel.SmuxFrameSize
-	// What the agent sent and the local connections have not read yet;
-	// beyond it the data channel pushes back. The plugin's default.
-	cfg.MaxReceiveBuffer = 4 << 20
-	cfg.MaxStreamBuffer = 4 << 20
-	return cfg
-}
-
 // portListener is one local listener of a port session; hdr, if set, is
 // written first on each of its streams (the destination index).
 type portListener struct {
@@ -392,26 +378,26 @@ func runPortForward(ctx context.Context, s *datachannel.Stream, sid string, pp p
 		}
 	}
 	fmt.Fprintln(sio.stdout, "Waiting for connections...")
-	conn := datachannel.NewConn(s, func(pt datachannel.PayloadType, b []byte) {
-		if pt == datachannel.PayloadFlag {
-			if f, _ := datachannel.DecodeFlag(b); f == datachannel.FlagConnectToPortError {
-				fmt.Fprintln(sio.stderr, "Connection to destination port failed, check the agent's log.")
+	// smux v1, as the plugin speaks it; our agents' keep-alive is off for
+	// this client version, and so is ours.
+	sess := datachannel.NewMux(s, true, datachannel.MuxConfig{
+		// One smux frame per data-channel message, as large as v1 allows.
+		MaxFrameSize: datachannel.SmuxFrameSize,
+		// What the agent sent and the local connections have not read
+		// yet; beyond it the data channel pushes back. The plugin's
+		// default.
+		MaxReceiveBuffer: 4 << 20,
+		OnOther: func(pt datachannel.PayloadType, b []byte) {
+			if pt == datachannel.PayloadFlag {
+				if f, _ := datachannel.DecodeFlag(b); f == datachannel.FlagConnectToPortError {
+					fmt.Fprintln(sio.stderr, "Connection to destination port failed, check the agent's log.")
+				}
 			}
-		}
+		},
 	})
-	defer conn.Close()
-	sess, err := smux.Client(conn, smuxConfig())
-	if err != nil {
-		return err
-	}
 	defer sess.Close()
-	ended := make(chan struct{})
-	go func() {
-		// The agent never opens streams toward us, so AcceptStream returns
-		// only when the underlying stream fails: the session has ended.
-		sess.AcceptStream()
-		close(ended)
-	}()
+	// The mux ends when the data channel does: the session has ended.
+	ended := sess.CloseChan()
 	go func() {
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,277 @@
+package datachannel
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xtaci/smux"
+)
+
+// muxPair connects a client and an agent Stream over an in-memory pipe,
+// with faults in both directions when lossy.
+func muxPair(t *testing.T, lossy bool) (client, agent *Stream) {
+	t.Helper()
+	client = NewStream(Config{Role: RoleClient, MaxPayload: SmuxPayload})
+	agent = NewStream(Config{Role: RoleAgent, MaxPayload: SmuxPayload})
+	a, b, cut := newPipe(64)
+	t.Cleanup(cut)
+	f := faults{}
+	if lossy {
+		f = faults{drop: 0.02, dup: 0.02, reorder: 0.02, corrupt: 0.01}
+	}
+	run(t, client, f.wrap(a, 1))
+	run(t, agent, f.wrap(b, 2))
+	t.Cleanup(func() { client.Close(); agent.Close() })
+	return client, agent
+}
+
+// muxEnd is what the tests need of either implementation's session.
+type muxEnd struct {
+	open   func() (io.ReadWriteCloser, error)
+	accept func() (io.ReadWriteCloser, error)
+	close  func()
+}
+
+func ourMux(s *Stream, client bool, cfg MuxConfig) muxEnd {
+	m := NewMux(s, client, cfg)
+	return muxEnd{
+		open:   func() (io.ReadWriteCloser, error) { return m.OpenStream() },
+		accept: func() (io.ReadWriteCloser, error) { return m.AcceptStream() },
+		close:  func() { m.Close() },
+	}
+}
+
+// smuxEnd is xtaci/smux v1 over a Conn, as the official plugin and agent
+// run it (default frame size, keep-alive on).
+func smuxEnd(t *testing.T, s *Stream, client bool) muxEnd {
+	t.Helper()
+	cfg := smux.DefaultConfig()
+	cfg.Version = 1
+	conn := NewConn(s, nil)
+	var sess *smux.Session
+	var err error
+	if client {
+		sess, err = smux.Client(conn, cfg)
+	} else {
+		sess, err = smux.Server(conn, cfg)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return muxEnd{
+		open:   func() (io.ReadWriteCloser, error) { return sess.OpenStream() },
+		accept: func() (io.ReadWriteCloser, error) { return sess.AcceptStream() },
+		close:  func() { sess.Close(); conn.Close() },
+	}
+}
+
+// echoServer accepts streams and echoes each until EOF, then closes it.
+func echoServer(t *testing.T, srv muxEnd, wg *sync.WaitGroup) {
+	wg.Go(func() {
+		for {
+			st, err := srv.accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				io.Copy(st, st)
+				st.Close()
+			})
+		}
+	})
+}
+
+// exchange sends size random bytes on a new stream, reads the echo
+// concurrently, and checks it.
+func exchange(cli muxEnd, size int, seed uint64) error {
+	st, err := cli.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	data := make([]byte, size)
+	r := rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)})
+	r.Read(data)
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(st, int64(size)))
+		got <- b
+	}()
+	// Uneven writes, so frames of every size cross.
+	for p := data; len(p) > 0; {
+		n := min(len(p), 1+int(seed*7919+uint64(len(p)))%200_000)
+		if _, err := st.Write(p[:n]); err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	select {
+	case b := <-got:
+		if !bytes.Equal(b, data) {
+			return fmt.Errorf("stream %d: echo of %d bytes differs (got %d bytes, sha %x)", seed, size, len(b), sha256.Sum256(b))
+		}
+	case <-time.After(60 * time.Second):
+		return fmt.Errorf("stream %d: no echo", seed)
+	}
+	return nil
+}
+
+func TestMux(t *testing.T) {
+	cases := []struct {
+		name           string
+		client, server func(t *testing.T, s *Stream) muxEnd
+		lossy          bool
+	}{
+		{name: "ours both ends", client: func(t *testing.T, s *Stream) muxEnd {
+			return ourMux(s, true, MuxConfig{MaxFrameSize: SmuxFrameSize})
+		}, server: func(t *testing.T, s *Stream) muxEnd {
+			return ourMux(s, false, MuxConfig{MaxFrameSize: SmuxFrameSize, MaxReceiveBuffer: 256 << 10})
+		}},
+		{name: "ours both ends, lossy transport", lossy: true, client: func(t *testing.T, s *Stream) muxEnd {
+			return ourMux(s, true, MuxConfig{MaxFrameSize: SmuxFrameSize})
+		}, server: func(t *testing.T, s *Stream) muxEnd {
+			return ourMux(s, false, MuxConfig{MaxFrameSize: SmuxFrameSize})
+		}},
+		{name: "smux client, our server with keep-alive", client: func(t *testing.T, s *Stream) muxEnd {
+			return smuxEnd(t, s, true)
+		}, server: func(t *testing.T, s *Stream) muxEnd {
+			return ourMux(s, false, MuxConfig{MaxFrameSize: SmuxFrameSize, KeepAlive: true})
+		}},
+		{name: "our client, smux server", client: func(t *testing.T, s *Stream) muxEnd {
+			return ourMux(s, true, MuxConfig{MaxFrameSize: SmuxFrameSize})
+		}, server: func(t *testing.T, s *Stream) muxEnd {
+			return smuxEnd(t, s, false)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			checkLeaks(t)
+			cs, as := muxPair(t, tc.lossy)
+			cli, srv := tc.client(t, cs), tc.server(t, as)
+			var wg sync.WaitGroup
+			t.Cleanup(func() { cli.close(); srv.close(); wg.Wait() })
+			echoServer(t, srv, &wg)
+
+			sizes := []int{0, 1, 8, 65535, 65536, 300_000, 3 << 20}
+			errs := make(chan error, len(sizes))
+			var cwg sync.WaitGroup
+			for i, n := range sizes {
+				cwg.Go(func() { errs <- exchange(cli, n, uint64(i+1)) })
+			}
+			cwg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+}
+
+// TestMuxEnds: FIN gives the reader EOF after the data; closing the session
+// ends every stream; a closed stream refuses writes.
+func TestMuxEnds(t *testing.T) {
+	checkLeaks(t)
+	cs, as := muxPair(t, false)
+	cli := NewMux(cs, true, MuxConfig{MaxFrameSize: SmuxFrameSize})
+	srv := NewMux(as, false, MuxConfig{MaxFrameSize: SmuxFrameSize})
+	defer cli.Close()
+	defer srv.Close()
+
+	a, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID() != 3 {
+		t.Errorf("first client stream id %d, want 3 as smux", a.ID())
+	}
+	b, err := srv.AcceptStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Write([]byte("last words"))
+	a.Close()
+	got, err := io.ReadAll(b)
+	if err != nil || string(got) != "last words" {
+		t.Fatalf("after FIN: %q, %v", got, err)
+	}
+	if _, err := a.Write([]byte("x")); err != io.ErrClosedPipe {
+		t.Fatalf("write on a closed stream: %v", err)
+	}
+	b.Close()
+
+	c, _ := cli.OpenStream()
+	d, _ := srv.AcceptStream()
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(d)
+		done <- err
+	}()
+	srv.Close()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a read did not end with its session")
+	}
+	if _, err := srv.AcceptStream(); err != ErrMuxClosed {
+		t.Fatalf("accept after close: %v", err)
+	}
+	c.Close()
+
+	// The client's session ends when its Stream does.
+	cs.Close()
+	select {
+	case <-cli.CloseChan():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the mux outlived its stream")
+	}
+}
+
+// TestMuxBackpressure: a stream nobody reads holds at most the receive
+// budget; the rest waits in the sender's window, and all of it arrives once
+// read.
+func TestMuxBackpressure(t *testing.T) {
+	checkLeaks(t)
+	cs, as := muxPair(t, false)
+	cli := NewMux(cs, true, MuxConfig{MaxFrameSize: SmuxFrameSize})
+	const budget = 512 << 10
+	srv := NewMux(as, false, MuxConfig{MaxReceiveBuffer: budget})
+	defer cli.Close()
+	defer srv.Close()
+	a, _ := cli.OpenStream()
+	b, _ := srv.AcceptStream()
+	const size = 32 << 20
+	written := make(chan error, 1)
+	go func() {
+		_, err := a.Write(make([]byte, size))
+		written <- err
+	}()
+	// Let the sender run into the limits.
+	time.Sleep(500 * time.Millisecond)
+	held := int64(budget) - srv.bucket.Load()
+	if held > budget+SmuxFrameSize+muxFrameCost {
+		t.Fatalf("the receiver holds %d bytes, budget %d", held, budget)
+	}
+	if st := as.Stats(); st.Buffered > defaultMaxBufferedBytes+int64(SmuxPayload)+HeaderLength {
+		t.Fatalf("the stream buffers %d bytes", st.Buffered)
+	}
+	select {
+	case err := <-written:
+		t.Fatalf("all %d bytes were taken without a reader: %v", size, err)
+	default:
+	}
+	n, err := io.Copy(io.Discard, io.LimitReader(b, size))
+	if n != size || err != nil {
+		t.Fatalf("read %d, %v", n, err)
+	}
+	if err := <-written; err != nil {
+		t.Fatal(err)
+	}
+}
