@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -56,6 +57,12 @@ type Config struct {
 	Logger     *slog.Logger
 	// Shell overrides the login shell of the agent's user.
 	Shell string
+	// RecordingMinFree is the free disk space the transcript spool needs
+	// for a session to start (default DefaultRecordingMinFree).
+	RecordingMinFree uint64
+	// NoRecording turns transcripts off (benchmarks; not for production:
+	// sessions then leave no transcript).
+	NoRecording bool
 	// DeniedNetworks are destinations port sessions to a remote host may
 	// not reach (default DefaultDeniedNetworks; set an empty non-nil slice
 	// to allow everything).
@@ -71,6 +78,8 @@ type Agent struct {
 	sessions map[string]context.CancelFunc
 	ctrl     *websocket.Conn // the current control channel, nil while down
 	wg       sync.WaitGroup
+	spool    *spool
+	portRecs map[string]*recorder // port sessions' transcripts, by session id
 }
 
 // MessageTunnelEvent is the control-channel message type carrying a
@@ -84,7 +93,13 @@ func (a *Agent) reportTunnel(ev TunnelEvent) {
 		"bytes_in", ev.BytesIn, "bytes_out", ev.BytesOut, "duration", ev.End.Sub(ev.Start).Round(time.Millisecond), "err", ev.Error)
 	a.mu.Lock()
 	c := a.ctrl
+	rec := a.portRecs[ev.SessionID]
 	a.mu.Unlock()
+	if rec.event(ev) {
+		// Into the session's transcript: spooled, so nothing is lost while
+		// the control channel is down.
+		return
+	}
 	if c == nil {
 		return
 	}
@@ -113,7 +128,11 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.DeniedNetworks == nil {
 		cfg.DeniedNetworks = DefaultDeniedNetworks
 	}
-	return &Agent{cfg: cfg, id: id, sessions: map[string]context.CancelFunc{}}, nil
+	if cfg.RecordingMinFree == 0 {
+		cfg.RecordingMinFree = DefaultRecordingMinFree
+	}
+	sp := newSpool(filepath.Join(cfg.StateDir, "transcripts"), cfg.RecordingMinFree, cfg.Logger)
+	return &Agent{cfg: cfg, id: id, sessions: map[string]context.CancelFunc{}, spool: sp, portRecs: map[string]*recorder{}}, nil
 }
 
 // InstanceID returns the registered instance id.
@@ -175,6 +194,9 @@ func Register(ctx context.Context, rc RegisterConfig) (agentcred.Identity, error
 // be deregistered (ErrDeregistered).
 func (a *Agent) Run(ctx context.Context) error {
 	log := a.cfg.Logger.With("instance_id", a.id.InstanceID)
+	if err := a.spool.recoverOrphans(); err != nil {
+		return err
+	}
 	backoff := minBackoff
 	defer a.wg.Wait()
 	defer a.cancelAll()
@@ -292,6 +314,14 @@ func (a *Agent) connectOnce(ctx context.Context, log *slog.Logger) error {
 	}()
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	acks := make(chan api.RecordingAck, 64)
+	uploadDone := make(chan struct{})
+	go func() {
+		defer close(uploadDone)
+		a.uploadLoop(cctx, c, acks)
+	}()
+	defer func() { <-uploadDone }()
+	defer cancel()
 	go func() {
 		t := time.NewTicker(PingInterval)
 		defer t.Stop()
@@ -344,6 +374,8 @@ func (a *Agent) connectOnce(ctx context.Context, log *slog.Logger) error {
 			if json.Unmarshal(msg.Payload, &cc) == nil {
 				a.cancelSession(cc.SessionId)
 			}
+		case api.MessageRecordingAck:
+			deliverAck(msg.Payload, acks)
 		case MessageSSHPublicKey:
 			var k PushedKey
 			if err := json.Unmarshal(msg.Payload, &k); err != nil || k.OSUser == "" || k.PublicKey == "" {

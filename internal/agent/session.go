@@ -22,6 +22,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/tetherhq/tether/internal/api"
+	"github.com/tetherhq/tether/internal/asciicast"
 	"github.com/tetherhq/tether/internal/datachannel"
 	"github.com/tetherhq/tether/internal/document"
 	"github.com/tetherhq/tether/internal/wstransport"
@@ -145,6 +146,13 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 			reason = "this session has several destinations (--forward), which only the tether CLI can use; use AWS-StartPortForwardingSession with this client"
 			break
 		}
+		rec, rerr := a.startEventsTranscript(task, func(err error) { cancel() })
+		if rerr != nil {
+			log.Error("session refused: no transcript", "err", rerr)
+			reason = "this agent records every session and cannot record this one: " + rerr.Error()
+			break
+		}
+		defer a.stopEventsTranscript(task.SessionID, rec)
 		ps := &portSession{a: a, log: log, sid: task.SessionID, stream: stream, props: pp, client: resp.ClientVersion}
 		log.Info("port session running", "type", pp.Type, "port", pp.PortNumber, "host", pp.Host, "client_version", resp.ClientVersion)
 		if perr := ps.run(sctx); perr != nil {
@@ -181,18 +189,20 @@ type plan struct {
 	separate             bool   // NonInteractiveCommands: stderr as StdErr, then ExitCode
 	stdoutPfx, stderrPfx string
 	signals              bool // NonInteractiveCommands: 0x03/0x1C are signals
+	recordInput          bool // preferences: input goes into the transcript
+	recordingFailOpen    bool // preferences: run even when the transcript fails
 }
 
 // planSession decides the identity, command line and terminal of a shell
 // or commands session. Its errors are shown to the user.
-func (a *Agent) planSession(task api.SessionTask, doc *document.Document) (plan, error) {
+func (a *Agent) planSession(task api.SessionTask, doc *document.Document) (p plan, err error) {
 	prefs := doc.Inputs
 	if len(task.Preferences) > 0 {
 		if pd, err := document.Parse(task.Preferences, ""); err == nil {
 			prefs = pd.Inputs
 		}
 	}
-	var p plan
+	defer func() { p.recordInput, p.recordingFailOpen = prefs.RecordInput, prefs.RecordingFailOpen }()
 	switch doc.SessionType {
 	case document.SessionStandardStream:
 		id, err := resolveIdentity(prefs, task.RunAsUser, a.id.InstanceID, false)
@@ -240,11 +250,24 @@ func (a *Agent) runShell(ctx, sctx context.Context, stream *datachannel.Stream, 
 		log.Warn("session refused", "err", err)
 		return nil, err.Error(), nil
 	}
+	recFailed := make(chan error, 1)
+	rec, err := a.startTranscript(task, p, func(err error) {
+		select {
+		case recFailed <- err:
+		default:
+		}
+	})
+	if err != nil {
+		log.Error("session refused: no transcript", "err", err)
+		return nil, "this agent records every session and cannot record this one: " + err.Error(), nil
+	}
+	defer rec.close()
 	sh, err := startProcess(p.id, p.argv, p.argv0, p.pty)
 	if err != nil {
 		log.Error("start session process", "err", err)
 		return nil, "could not start the session: " + err.Error(), nil
 	}
+	sh.rec = rec
 	sh.stdoutPfx, sh.stderrPfx = p.stdoutPfx, p.stderrPfx
 	if doc.SessionType == document.SessionNonInteractiveCommands && !p.separate {
 		sh.mergeStderr = true
@@ -282,6 +305,9 @@ func (a *Agent) runShell(ctx, sctx context.Context, stream *datachannel.Stream, 
 					syscall.Kill(-sh.cmd.Process.Pid, sig)
 					continue
 				}
+				if plan.recordInput {
+					rec.write(asciicast.Input, p)
+				}
 				if _, err := sh.stdin.Write(p); err != nil {
 					log.Debug("write to shell", "err", err)
 				}
@@ -289,6 +315,7 @@ func (a *Agent) runShell(ctx, sctx context.Context, stream *datachannel.Stream, 
 				var sz datachannel.SizeData
 				if json.Unmarshal(p, &sz) == nil && sz.Cols > 0 && sz.Rows > 0 && sz.Cols < 10000 && sz.Rows < 10000 {
 					sh.setSize(uint16(sz.Cols), uint16(sz.Rows))
+					rec.resize(int(sz.Cols), int(sz.Rows))
 				}
 			case datachannel.PayloadFlag:
 				if f, err := datachannel.DecodeFlag(p); err == nil && f == datachannel.FlagTetherInputEOF && sh.pty == nil {
@@ -310,6 +337,9 @@ func (a *Agent) runShell(ctx, sctx context.Context, stream *datachannel.Stream, 
 		if ctx.Err() != nil {
 			reason = "agent shutting down"
 		}
+	case rerr := <-recFailed:
+		sh.terminate(waitDone)
+		reason = "session ended: its transcript could not be written (" + rerr.Error() + "); the agent does not run sessions it cannot record"
 	case err := <-runDone:
 		sh.terminate(waitDone)
 		sh.closeIO()
@@ -383,6 +413,8 @@ type shell struct {
 	// lastOutput is the UnixNano time output last moved.
 	busy       atomic.Int32
 	lastOutput atomic.Int64
+	// rec records the session (nil: not recorded).
+	rec *recorder
 }
 
 // loginShell returns the current user's shell from /etc/passwd, else $SHELL,
@@ -482,6 +514,9 @@ func (sh *shell) pumpOutput(ctx context.Context, s *datachannel.Stream) {
 		for {
 			n, err := r.Read(buf)
 			if n > 0 {
+				// Recorded before it is sent: whatever the user saw is in
+				// the transcript, even if the agent dies right after.
+				sh.rec.write(asciicast.Output, buf[:n])
 				sh.busy.Add(1)
 				serr := s.Send(ctx, pt, buf[:n])
 				sh.lastOutput.Store(time.Now().UnixNano())
@@ -595,4 +630,60 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 	n := copy(b, p.out)
 	p.out = p.out[n:]
 	return n, nil
+}
+
+// startTranscript opens the session's transcript (nil when recording is
+// off, or failed and the preferences say fail open). fail is told a write
+// error that must end the session.
+func (a *Agent) startTranscript(task api.SessionTask, p plan, fail func(error)) (*recorder, error) {
+	if a.cfg.NoRecording {
+		return nil, nil
+	}
+	h := asciicast.Header{Width: 80, Height: 24,
+		Env: map[string]string{"SHELL": p.argv[0], "TERM": "xterm-256color"},
+		Tether: &asciicast.Meta{SessionID: task.SessionID, Target: a.id.InstanceID, RunAsUser: p.id.name,
+			Document: task.DocumentName}}
+	if !p.pty {
+		delete(h.Env, "TERM")
+	}
+	rec, err := a.spool.openCast(task.SessionID, h, p.recordingFailOpen, fail)
+	if err != nil && p.recordingFailOpen {
+		a.cfg.Logger.Error("session transcript unavailable; running unrecorded (recordingFailOpen)", "session_id", task.SessionID, "err", err)
+		return nil, nil
+	}
+	return rec, err
+}
+
+// startEventsTranscript opens a port session's transcript of forwarded
+// connections, which reportTunnel writes to.
+func (a *Agent) startEventsTranscript(task api.SessionTask, fail func(error)) (*recorder, error) {
+	if a.cfg.NoRecording {
+		return nil, nil
+	}
+	var failOpen bool
+	if pd, err := document.Parse(task.Preferences, ""); err == nil {
+		failOpen = pd.Inputs.RecordingFailOpen
+	}
+	rec, err := a.spool.openEvents(task.SessionID, failOpen, fail)
+	if err != nil {
+		if failOpen {
+			a.cfg.Logger.Error("session transcript unavailable; running unrecorded (recordingFailOpen)", "session_id", task.SessionID, "err", err)
+			return nil, nil
+		}
+		return nil, err
+	}
+	a.mu.Lock()
+	a.portRecs[task.SessionID] = rec
+	a.mu.Unlock()
+	return rec, nil
+}
+
+func (a *Agent) stopEventsTranscript(sid string, rec *recorder) {
+	if rec == nil {
+		return
+	}
+	a.mu.Lock()
+	delete(a.portRecs, sid)
+	a.mu.Unlock()
+	rec.close()
 }

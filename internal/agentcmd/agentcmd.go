@@ -75,11 +75,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		stateDir := fs.String("state-dir", defaultStateDir(), "where the identity is stored")
 		level := fs.String("log-level", "info", "debug, info, warn or error")
 		deny := fs.String("deny-networks", "", "CIDRs port sessions to remote hosts may not reach (default: link-local, metadata, loopback; \"none\" allows all)")
+		minFree := fs.Uint64("recording-min-free", agent.DefaultRecordingMinFree>>20, "MiB the transcript spool's disk must have free for a session to start")
+		noRec := fs.Bool("no-recording", false, "record no transcripts (benchmarks only: sessions leave no record)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return 2
 		}
 		log := logging.New(stderr, *level)
-		cfg := agent.Config{StateDir: *stateDir, Logger: log}
+		cfg := agent.Config{StateDir: *stateDir, Logger: log, RecordingMinFree: *minFree << 20, NoRecording: *noRec}
+		if *noRec {
+			log.Warn("transcripts are off (--no-recording): sessions on this host leave no transcript")
+		}
 		if *deny == "none" {
 			cfg.DeniedNetworks = []netip.Prefix{}
 		} else if *deny != "" {

@@ -91,6 +91,7 @@ func commands() []command {
 		{"list-tags-for-resource", "list a managed instance's tags", cmdTags("ListTagsForResource")},
 		{"send-ssh-public-key", "let a public key log in as an OS user for 60 seconds (sshd AuthorizedKeysCommand)", cmdSendSSHPublicKey},
 		{"whoami", "show the identity the CLI uses", cmdWhoami},
+		{"sessions", "a session's transcript: tail, replay, download (tether sessions help)", cmdSessions},
 		{"iam", "users, keys, groups and policies (tether iam help)", cmdIAM},
 		{"audit", "list and export the audit trail (tether audit help)", cmdAudit},
 	}, documentCommands()...)

@@ -26,6 +26,7 @@ import (
 	"github.com/tetherhq/tether/internal/bus"
 	"github.com/tetherhq/tether/internal/datachannel"
 	"github.com/tetherhq/tether/internal/fleet"
+	"github.com/tetherhq/tether/internal/recording"
 	"github.com/tetherhq/tether/internal/session"
 	"github.com/tetherhq/tether/internal/store"
 )
@@ -50,6 +51,9 @@ type Config struct {
 	Now         func() time.Time
 	// Audit receives the agents' records of forwarded connections.
 	Audit audit.Recorder
+	// Transcripts receives session transcripts (nil: agents' transcripts
+	// are not acknowledged, so they stay in the agents' spools).
+	Transcripts *recording.Service
 }
 
 // Gateway serves agents.
@@ -339,6 +343,10 @@ func (g *Gateway) controlChannel(w http.ResponseWriter, r *http.Request) {
 			g.ackTask(ctx, c, msg)
 		case MessageTunnelEvent:
 			g.recordTunnel(ctx, id, msg.Payload, log)
+		case api.MessageRecording:
+			if g.cfg.Transcripts != nil {
+				g.cfg.Transcripts.HandleChunk(ctx, id, msg.Payload, func(ack api.RecordingAck) { sendAck(ctx, c, ack) })
+			}
 		}
 	}
 	cancel()
@@ -358,6 +366,20 @@ func (g *Gateway) ackTask(ctx context.Context, c *websocket.Conn, msg datachanne
 		c.Write(wctx, websocket.MessageBinary, b)
 		cancel()
 	}
+}
+
+// sendAck writes a transcript acknowledgement to an agent. It may be
+// called after the channel closed (a transcript stored later): the write
+// then fails and the agent asks again on its next channel.
+func sendAck(ctx context.Context, c *websocket.Conn, ack api.RecordingAck) {
+	payload, _ := json.Marshal(ack)
+	b, err := (&datachannel.Message{MessageType: api.MessageRecordingAck, Payload: payload}).MarshalBinary()
+	if err != nil {
+		return
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	c.Write(wctx, websocket.MessageBinary, b)
 }
 
 // MessageTunnelEvent is the agent's record of one forwarded connection.

@@ -56,6 +56,7 @@ type Server struct {
 	baseCtx    context.Context
 	baseCancel context.CancelFunc
 	ready      atomic.Bool
+	closers    []func() error // closed after the store at shutdown
 }
 
 // New opens the data dir (database, server key) and builds the server. It
@@ -122,14 +123,20 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server, err
 		Account: account, StreamURL: s.streamURL, IdleTimeout: time.Duration(cfg.IdleTimeout),
 		TimeoutUnit: time.Duration(cfg.TestTimeoutUnit), Logger: log, Audit: auditLog})
 	s.relay = relay.New(relay.Config{Sessions: s.Sessions, Bus: s.bus, Logger: log, BaseContext: s.baseCtx})
+	transcripts, err := s.setupRecording(auditLog)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.gateway = gateway.New(gateway.Config{Store: st, Fleet: s.Fleet, Sessions: s.Sessions, Bus: s.bus,
-		Region: cfg.Region, Logger: log, BaseContext: s.baseCtx, Audit: auditLog})
+		Region: cfg.Region, Logger: log, BaseContext: s.baseCtx, Audit: auditLog, Transcripts: transcripts})
 
 	apiMux := ssmapi.New(s.Auth, log)
 	s.Fleet.Register(apiMux)
 	s.Sessions.Register(apiMux)
 	iam.New(iam.Config{Store: st, Auth: s.Auth, Account: account, Logger: log}).Register(apiMux)
 	documents.Register(apiMux)
+	transcripts.Register(apiMux, s.Auth, s.Sessions.SessionARN)
 	auditapi.New(auditapi.Config{Store: st, Auth: s.Auth, Account: account}).Register(apiMux)
 	apiMux.Observe(func(ctx context.Context, c *ssmapi.Call) {
 		ev := c.AuditEvent(s.Auth.SourceIP(c.Request))
@@ -164,7 +171,16 @@ func randomAccount() string {
 // Close releases what New opened, for a Server that never served.
 func (s *Server) Close() error {
 	s.audit.Close()
-	return s.store.Close()
+	err := s.store.Close()
+	s.runClosers()
+	return err
+}
+
+func (s *Server) runClosers() {
+	for _, c := range s.closers {
+		c()
+	}
+	s.closers = nil
 }
 
 // Account returns the 12-digit account id.
@@ -230,6 +246,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			return err
 		}
 	}
+	s.endOrphanedSessions(ctx)
 	errc := make(chan error, 1)
 	go func() {
 		var err error
@@ -276,6 +293,7 @@ func (s *Server) shutdown() {
 	if err := s.store.Close(); err != nil {
 		s.log.Warn("close store", "err", err)
 	}
+	s.runClosers()
 	s.log.Info("shutdown complete")
 }
 

@@ -311,6 +311,8 @@ func (m *Manager) startSession(ctx context.Context, p *auth.Principal, in *api.S
 	s := store.Session{
 		ID: NewSessionID(p.User.Name), Target: in.Target, Owner: p.ARN, DocumentName: doc,
 		Reason: in.Reason, Status: StatusConnecting, StartDate: m.cfg.Now().UTC(), Parameters: string(pj),
+		Transcript: store.Transcript{Bucket: prefs.Inputs.S3BucketName, KeyPrefix: prefs.Inputs.S3KeyPrefix,
+			Encrypt: prefs.Inputs.S3EncryptionEnabled},
 	}
 	if t.MaxMinutes > 0 {
 		s.MaxSessionDuration = strconv.Itoa(t.MaxMinutes)
@@ -437,6 +439,11 @@ func ToAPI(s store.Session) api.Session {
 	}
 	if !s.EndDate.IsZero() {
 		out.EndDate = float64(s.EndDate.UnixMilli()) / 1000
+	}
+	if s.Transcript.OutputURL != "" {
+		// AWS fills S3OutputUrl only for S3; Tether also for its local
+		// folder (a file:// URL), so every stored transcript can be found.
+		out.OutputURL = &api.OutputURL{S3OutputURL: s.Transcript.OutputURL}
 	}
 	return out
 }

@@ -210,6 +210,7 @@ type Server struct {
 	// ExtraEnv is passed to tetherd, agents and CLI runs (e.g. SSL_CERT_FILE).
 	ExtraEnv []string
 	t        testing.TB
+	args     []string // tetherd's command line, for Restart
 }
 
 var instanceRe = regexp.MustCompile(`instance\s+(mi-[0-9a-f]{17})`)
@@ -239,13 +240,41 @@ func StartDevWith(t testing.TB, o Options) *Server {
 		scheme = "https"
 	}
 	s.URL = fmt.Sprintf("%s://127.0.0.1:%d", scheme, port)
-	args := append([]string{"dev", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", s.DataDir, "--log-level", "debug"}, o.Args...)
-	s.Proc = Start(t, s.Env(), bins.Tetherd, args...)
+	s.args = append([]string{"dev", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", s.DataDir, "--log-level", "debug"}, o.Args...)
+	s.Proc = Start(t, s.Env(), bins.Tetherd, s.args...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("tetherd log:\n%s", tail(s.Proc.Stderr.String(), 150))
 		}
 	})
+	s.waitUp()
+	return s
+}
+
+// Restart stops tetherd with sig (SIGKILL: a crash) and starts it again on
+// the same address and data dir, then waits for its agent.
+func (s *Server) Restart(sig syscall.Signal) {
+	s.t.Helper()
+	s.Proc.Signal(sig)
+	s.Proc.Wait(30 * time.Second)
+	select {
+	case <-s.Proc.Done():
+	default:
+		s.t.Fatal("tetherd did not stop within 30 s")
+	}
+	prev := s.Proc
+	s.Proc = Start(s.t, s.Env(), s.Bins.Tetherd, s.args...)
+	s.t.Cleanup(func() {
+		if s.t.Failed() {
+			s.t.Logf("tetherd log before the restart:\n%s", tail(prev.Stderr.String(), 80))
+		}
+	})
+	s.waitUp()
+}
+
+func (s *Server) waitUp() {
+	t := s.t
+	t.Helper()
 	Eventually(t, 60*time.Second, func() error {
 		select {
 		case <-s.Proc.Done():
@@ -260,7 +289,6 @@ func StartDevWith(t testing.TB, o Options) *Server {
 		return nil
 	})
 	s.WaitPing(s.InstanceID, "Online")
-	return s
 }
 
 // SetT binds a Server built by hand (not by StartDev) to a test.
@@ -366,11 +394,32 @@ type Agent struct {
 	InstanceID string
 	StateDir   string
 	Proc       *Proc
+	Flags      []string // extra `tether-agent run` flags
+}
+
+// RestartAgent stops a's process with sig (SIGKILL: a crash) and runs it
+// again with the same identity, waiting until it is online.
+func (s *Server) RestartAgent(a *Agent, sig syscall.Signal) {
+	s.t.Helper()
+	a.Proc.Signal(sig)
+	a.Proc.Wait(30 * time.Second)
+	s.runAgent(a)
+}
+
+func (s *Server) runAgent(a *Agent) {
+	a.Proc = Start(s.t, s.ExtraEnv, s.Bins.Agent, append([]string{"run", "--state-dir", a.StateDir, "--log-level", "debug"}, a.Flags...)...)
+	s.WaitPing(a.InstanceID, "Online")
 }
 
 // StartAgent creates an activation with the CLI, registers a new
 // tether-agent with it and runs it.
 func (s *Server) StartAgent(name string, tags ...string) *Agent {
+	s.t.Helper()
+	return s.StartAgentWith(name, nil, tags...)
+}
+
+// StartAgentWith is StartAgent with extra `tether-agent run` flags.
+func (s *Server) StartAgentWith(name string, flags []string, tags ...string) *Agent {
 	s.t.Helper()
 	args := []string{"create-activation", "--default-instance-name", name, "--registration-limit", "1"}
 	if len(tags) > 0 {
@@ -391,8 +440,8 @@ func (s *Server) StartAgent(name string, tags ...string) *Agent {
 		s.t.Fatalf("no instance id in %q", out)
 	}
 	a.InstanceID = m
-	a.Proc = Start(s.t, s.ExtraEnv, s.Bins.Agent, "run", "--state-dir", a.StateDir, "--log-level", "debug")
-	s.WaitPing(a.InstanceID, "Online")
+	a.Flags = flags
+	s.runAgent(a)
 	return a
 }
 

@@ -494,6 +494,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 	if _, err := s.w.ExecContext(ctx, `DROP TABLE documents; DROP TABLE document_versions;
 		DROP TABLE policy_attachments; DROP TABLE policy_versions;
 		DROP TABLE managed_policies; DROP TABLE group_policies; DROP TABLE group_members; DROP TABLE groups;
+		ALTER TABLE sessions DROP COLUMN transcript;
 		DELETE FROM schema_migrations WHERE version > 1`); err != nil {
 		t.Fatal(err)
 	}
@@ -575,6 +576,7 @@ func TestUpgradeFrom0002(t *testing.T) {
 	}
 	s := open(t, path)
 	if _, err := s.w.ExecContext(ctx, `DROP TABLE documents; DROP TABLE document_versions;
+		ALTER TABLE sessions DROP COLUMN transcript;
 		DELETE FROM schema_migrations WHERE version > 2`); err != nil {
 		t.Fatal(err)
 	}
