@@ -89,6 +89,10 @@ const (
 // that keep failing) leaves the previous object in place; a failed
 // multipart upload is aborted so its parts do not linger.
 //
+// Stat answers ErrNotFound for a missing bucket too (HeadObject's 404 has
+// no body to tell them apart); Get and Put name NoSuchBucket, and Check
+// verifies the bucket.
+//
 // URL is the path-style URL of the object on the endpoint, e.g.
 // https://s3.eu-west-1.amazonaws.com/bucket/prefix/key, or
 // http://127.0.0.1:7070/bucket/prefix/key for an S3-compatible server.
@@ -244,27 +248,23 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, size int64, opts 
 	if size >= 0 {
 		body = io.TeeReader(io.LimitReader(r, size), h)
 	}
-	bufSize := partSize
-	if size >= 0 && size < bufSize {
-		bufSize = size
+	// The first part grows with what arrives, so a small body of unknown
+	// size costs its size, not a part.
+	var first bytes.Buffer
+	if size >= 0 {
+		first.Grow(int(min(size, partSize)) + bytes.MinRead) // ReadFrom wants MinRead spare bytes
 	}
-	buf := make([]byte, bufSize)
-	n, err := io.ReadFull(body, buf)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+	n, err := io.CopyN(&first, body, partSize)
+	if err != nil && err != io.EOF {
 		return Object{}, err
 	}
-	total := int64(n)
-	last := int64(n) < partSize
-	if size >= 0 && total == size {
-		last = true
-	}
-	if last {
-		if err := checkSize(r, total, size); err != nil {
+	if n < partSize || (size >= 0 && n == size) {
+		if err := checkSize(r, n, size); err != nil {
 			return Object{}, err
 		}
-		return s.putObject(ctx, key, buf[:n], opts, h.Sum(nil))
+		return s.putObject(ctx, key, first.Bytes(), opts, h.Sum(nil))
 	}
-	return s.multipart(ctx, key, body, r, buf[:n], size, opts, h)
+	return s.multipart(ctx, key, body, r, first.Bytes(), size, opts, h)
 }
 
 // checkSize verifies, once the body's first total bytes are read, that

@@ -36,10 +36,10 @@ var (
 )
 
 // S3ServerBinary returns the path of versitygw, an S3-compatible server
-// (Apache-2.0) built from the module interop/s3server. The build takes
-// about a minute, so the binary is cached per machine under the user cache
-// directory, keyed by that module's go.mod and go.sum; a file lock keeps
-// concurrent test processes from building it twice.
+// (Apache-2.0) built from the module interop/s3server. The build takes two
+// to three minutes on a fresh machine, so the binary is cached per machine
+// under the user cache directory, keyed by that module's go.mod and go.sum;
+// a file lock keeps concurrent test processes from building it twice.
 //
 // The test is skipped, with the reason, only when the build is impossible
 // (no go command, or versitygw's modules cannot be downloaded); under CI
@@ -110,7 +110,7 @@ func buildS3Server(t testing.TB) (bin string, skip bool, err error) {
 	if out, err := dl.CombinedOutput(); err != nil {
 		return "", true, fmt.Errorf("go mod download in %s: %v\n%s", mod, err, out)
 	}
-	t.Logf("versitygw: modules ready in %.1fs; building %s into %s (first run on this machine, about a minute)",
+	t.Logf("versitygw: modules ready in %.1fs; building %s into %s (first run on this machine, 2-3 minutes)",
 		time.Since(start).Seconds(), s3ServerPkg, dir)
 	tmp := bin + ".tmp"
 	cmd := exec.Command(gobin, "build", "-v", "-trimpath", "-o", tmp, s3ServerPkg)
