@@ -2,6 +2,7 @@ package datachannel
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -25,10 +26,23 @@ func muxPair(t *testing.T, lossy bool) (client, agent *Stream) {
 	if lossy {
 		f = faults{drop: 0.02, dup: 0.02, reorder: 0.02, corrupt: 0.01}
 	}
-	run(t, client, f.wrap(a, 1))
-	run(t, agent, f.wrap(b, 2))
+	run(t, client, batcher{f.wrap(a, 1)})
+	run(t, agent, batcher{f.wrap(b, 2)})
 	t.Cleanup(func() { client.Close(); agent.Close() })
 	return client, agent
+}
+
+// batcher makes a Transport a BatchWriter, so that Stream's batched acks
+// are exercised too.
+type batcher struct{ Transport }
+
+func (b batcher) WriteMessages(ctx context.Context, frames [][]byte) error {
+	for _, f := range frames {
+		if err := b.WriteMessage(ctx, f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // muxEnd is what the tests need of either implementation's session.

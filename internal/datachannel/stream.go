@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -33,6 +34,14 @@ type Transport interface {
 // returned by Recv or given to OnControl are never handed back.
 type FrameRecycler interface {
 	RecycleFrame(b []byte)
+}
+
+// BatchWriter may be implemented by a Transport that can send several
+// frames at once (one system call, one wake-up of the peer). Stream uses it
+// for acks, and for acks together with a message. The same rules as for
+// WriteMessage apply.
+type BatchWriter interface {
+	WriteMessages(ctx context.Context, frames [][]byte) error
 }
 
 // Role says which end of the data channel a Stream is.
@@ -99,6 +108,8 @@ const (
 	// maxPendingAcks bounds acks waiting for the writer. An ack dropped
 	// here is recovered when the peer retransmits and we re-ack.
 	maxPendingAcks = 10_000
+	// maxAckBatch bounds the acks written in one batch.
+	maxAckBatch = 256
 	// maxMalformed is how many consecutive malformed frames Run tolerates.
 	maxMalformed = 100
 
@@ -163,8 +174,12 @@ type Stream struct {
 	stop    context.CancelCauseFunc // cancels the active Run
 	stats   Stats
 	// busy is set while a stream message or ack write is claimed, by the
-	// writer goroutine or by a Send that writes directly (writeDirect).
+	// writer goroutine or by a Send that writes directly (sendDirectLocked).
 	busy bool
+	// Owned by whoever set busy: ack frames being written.
+	ackBuf    []byte
+	ackFrames [][]byte
+	ackOffs   []int
 
 	// Sender. out.at(i) holds sequence number base+i; acked entries are
 	// nil until they reach the front. base+out.len() == nextSeq.
@@ -507,27 +522,19 @@ func (s *Stream) release(p *outMsg) {
 func (s *Stream) writeLoop(ctx context.Context, t Transport) error {
 	ticker := time.NewTicker(retransmitTick)
 	defer ticker.Stop()
-	var acks []ackReq
-	buf := make([]byte, 0, 512)
 	for {
 		s.mu.Lock()
 		switch {
 		case s.busy:
 			// A Send is writing directly; it wakes us if work is left.
 		case len(s.acks) > 0:
-			acks, s.acks = s.acks, acks[:0]
+			n := s.takeAcksLocked()
 			s.busy = true
 			s.mu.Unlock()
-			var err error
-			for _, a := range acks {
-				buf = s.appendAck(buf[:0], a)
-				if err = s.write(ctx, t, buf); err != nil {
-					break
-				}
-			}
+			err := s.writeBatch(ctx, t, s.ackFrames)
 			s.mu.Lock()
 			s.busy = false
-			s.stats.AcksSent += int64(len(acks))
+			s.stats.AcksSent += int64(n)
 			s.mu.Unlock()
 			if err != nil {
 				return err
@@ -578,7 +585,7 @@ func (s *Stream) finishWriteLocked(p *outMsg) {
 // returns with s.mu released. A failed write ends the Run, as one by the
 // writer would: p stays queued and goes out on the next transport.
 func (s *Stream) sendDirectLocked(p *outMsg) {
-	if s.t == nil || s.busy || s.sweeping || len(s.acks) > 0 || p.seq != max(s.sendNext, s.base) || s.out.len() > 1 {
+	if s.t == nil || s.busy || s.sweeping || p.seq != max(s.sendNext, s.base) || s.out.len() > 1 {
 		s.mu.Unlock()
 		s.wakeWriter()
 		return
@@ -587,10 +594,14 @@ func (s *Stream) sendDirectLocked(p *outMsg) {
 	s.busy = true
 	s.sendNext = p.seq + 1
 	s.startWriteLocked(p, time.Now())
+	// Acks waiting for the writer go in the same write: one wake-up of
+	// the peer instead of two.
+	nacks := s.takeAcksLocked()
 	s.mu.Unlock()
-	err := s.write(ctx, t, p.frame)
+	err := s.writeBatch(ctx, t, append(s.ackFrames, p.frame))
 	s.mu.Lock()
 	s.busy = false
+	s.stats.AcksSent += int64(nacks)
 	s.finishWriteLocked(p)
 	more := len(s.acks) > 0 || s.sweeping || s.sendNext < s.nextSeq
 	s.mu.Unlock()
@@ -636,6 +647,54 @@ func (s *Stream) startWriteLocked(p *outMsg, now time.Time) *outMsg {
 		s.stats.Retransmissions++
 	}
 	return p
+}
+
+// takeAcksLocked moves up to maxAckBatch pending acks into s.ackFrames,
+// marshalled, and returns how many. The caller must then set busy, which
+// makes the frames its own until it clears busy.
+func (s *Stream) takeAcksLocked() int {
+	n := min(len(s.acks), maxAckBatch)
+	s.ackBuf, s.ackOffs, s.ackFrames = s.ackBuf[:0], s.ackOffs[:0], s.ackFrames[:0]
+	for _, a := range s.acks[:n] {
+		start := len(s.ackBuf)
+		s.ackBuf = slices.Grow(s.ackBuf, payloadOffset+256)
+		// Marshalled in place; copied over itself, or from wherever it
+		// landed if it outgrew the room.
+		s.ackBuf = append(s.ackBuf, s.appendAck(s.ackBuf[start:start], a)...)
+		s.ackOffs = append(s.ackOffs, start)
+	}
+	for i, off := range s.ackOffs {
+		end := len(s.ackBuf)
+		if i+1 < len(s.ackOffs) {
+			end = s.ackOffs[i+1]
+		}
+		s.ackFrames = append(s.ackFrames, s.ackBuf[off:end])
+	}
+	s.acks = s.acks[:copy(s.acks, s.acks[n:])]
+	return n
+}
+
+// writeBatch writes frames in order, in one call when t is a BatchWriter.
+func (s *Stream) writeBatch(ctx context.Context, t Transport, frames [][]byte) error {
+	bw, ok := t.(BatchWriter)
+	if !ok || len(frames) == 1 {
+		for _, f := range frames {
+			if err := s.write(ctx, t, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	select {
+	case s.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	defer func() { <-s.wsem }()
+	if err := bw.WriteMessages(ctx, frames); err != nil {
+		return fmt.Errorf("write messages: %w", err)
+	}
+	return nil
 }
 
 func (s *Stream) appendAck(dst []byte, a ackReq) []byte {

@@ -117,6 +117,32 @@ func (t *Conn) WriteMessage(ctx context.Context, b []byte) error {
 	return err
 }
 
+// WriteMessages sends frames as binary messages, in one write when the
+// connection was made by Dial or Accept (datachannel.BatchWriter).
+func (t *Conn) WriteMessages(ctx context.Context, frames [][]byte) error {
+	if t.cork == nil {
+		for _, b := range frames {
+			if err := t.C.Write(ctx, websocket.MessageBinary, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	t.cork.hold()
+	var err error
+	for _, b := range frames {
+		if err = t.C.Write(ctx, websocket.MessageBinary, b); err != nil {
+			break
+		}
+	}
+	if ferr := t.cork.release(ctx, t.C); err == nil {
+		err = ferr
+	}
+	return err
+}
+
 // corkConn collects what is written between hold and release and sends it
 // in one write. Writes outside hold go straight through.
 type corkConn struct {
