@@ -98,11 +98,18 @@ func (s *Service) readPage(ctx context.Context, sid string, offset int64, max in
 		if err != nil {
 			return out, err
 		}
-		key, err := blob.JoinKey(prefix, sid+".cast")
+		ext := ".cast"
+		if sess.Transcript.Kind == api.KindEvents {
+			ext = ".jsonl"
+		}
+		key, err := blob.JoinKey(prefix, sid+ext)
 		if err != nil {
 			return out, err
 		}
 		rc, _, err := bs.Get(ctx, key)
+		if errors.Is(err, blob.ErrNotFound) {
+			return out, api.Errorf(api.CodeDoesNotExist, "the transcript of session %s was stored at %s but is no longer there", sid, sess.Transcript.OutputURL)
+		}
 		if err != nil {
 			return out, err
 		}

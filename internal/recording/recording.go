@@ -376,6 +376,7 @@ func (s *Service) finalize(st *staged, reply func(api.RecordingAck), problem str
 	sess, err := s.cfg.Store.UpdateSession(ctx, st.sid, func(x *store.Session) error {
 		x.Transcript.OutputURL = url
 		x.Transcript.Stored = now
+		x.Transcript.Kind = st.kind
 		return nil
 	})
 	if err != nil {

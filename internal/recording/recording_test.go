@@ -35,7 +35,7 @@ type fixture struct {
 	ackWake chan struct{}
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "tether.db"))
@@ -58,7 +58,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // restart builds a new Service on the same data dir, as after a crash.
-func (f *fixture) restart(t *testing.T) *Service {
+func (f *fixture) restart(t testing.TB) *Service {
 	svc, err := New(Config{DataDir: f.dir, Store: f.st, Local: f.local, Bus: mem.New(), Region: "us-east-1",
 		Sinks: []Sink{NewWriterSink(syncWriter{f}, nil)}})
 	if err != nil {
@@ -270,12 +270,15 @@ func TestHostileChunks(t *testing.T) {
 func FuzzHandleChunk(f *testing.F) {
 	f.Add([]byte(`{"SessionId":"` + sid + `","Kind":"cast","Offset":0}` + "\n" + `{"version":2,"width":80,"height":24}` + "\n"))
 	f.Add([]byte(`{"SessionId":"` + sid + `","Kind":"events","Offset":0,"Complete":true}` + "\n" + `{"Destination":"127.0.0.1:80"}` + "\n"))
+	fx := newFixture(f) // one server for every input: state carries over, as on a live channel
 	f.Fuzz(func(t *testing.T, p []byte) {
-		fx := newFixture(t)
 		fx.svc.HandleChunk(t.Context(), instance, p, func(api.RecordingAck) {})
 		// Whatever was accepted must read back as whole lines.
 		page, err := fx.svc.readPage(t.Context(), sid, 0, 1<<20)
-		if err == nil && page.Data != "" && !strings.HasSuffix(page.Data, "\n") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.Data != "" && !strings.HasSuffix(page.Data, "\n") {
 			t.Fatalf("staged a partial line: %q", page.Data)
 		}
 	})

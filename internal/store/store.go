@@ -216,6 +216,9 @@ type Transcript struct {
 	OutputURL string `json:"outputUrl,omitempty"`
 	// Stored is when it was stored (zero: not yet).
 	Stored time.Time `json:"stored,omitzero"`
+	// Kind is what was stored: "cast" (a shell's asciicast) or "events"
+	// (a port session's connections).
+	Kind string `json:"kind,omitempty"`
 }
 
 // SessionFilter selects sessions for ListSessions. Zero fields match all.

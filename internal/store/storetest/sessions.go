@@ -69,7 +69,7 @@ func testUpdateSession(t *testing.T, s store.Store) {
 	want.ExitCode = intp(3)
 	want.Details = "exit status 3"
 	want.Transcript = store.Transcript{Bucket: "audit-bucket", KeyPrefix: "prod/sessions", Encrypt: true,
-		OutputURL: "s3://audit-bucket/prod/sessions/alice-0123456789abcdef0.cast", Stored: at(2 * time.Minute)}
+		OutputURL: "s3://audit-bucket/prod/sessions/alice-0123456789abcdef0.cast", Stored: at(2 * time.Minute), Kind: "cast"}
 	got, err := s.UpdateSession(ctx, orig.ID, func(x *store.Session) error {
 		wantEqual(t, "session handed to fn", *x, orig)
 		x.Status, x.EndDate, x.ExitCode, x.Details = want.Status, want.EndDate, want.ExitCode, want.Details
