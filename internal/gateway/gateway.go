@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -385,19 +384,11 @@ func sendAck(ctx context.Context, c *websocket.Conn, ack api.RecordingAck) {
 // MessageTunnelEvent is the agent's record of one forwarded connection.
 const MessageTunnelEvent = "tether_tunnel_event"
 
-type tunnelEvent struct {
-	SessionID   string
-	Destination string
-	BytesIn     int64
-	BytesOut    int64
-	Start, End  time.Time
-	Error       string
-}
-
 // recordTunnel audits a forwarded connection, tied to its session and the
-// session's owner. An agent can only report on its own sessions.
+// session's owner. An agent can only report on its own sessions. (Agents
+// that record transcripts send these inside them instead.)
 func (g *Gateway) recordTunnel(ctx context.Context, instance string, payload []byte, log *slog.Logger) {
-	var ev tunnelEvent
+	var ev recording.TunnelEvent
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		log.Warn("bad tunnel event", "err", err)
 		return
@@ -407,19 +398,7 @@ func (g *Gateway) recordTunnel(ctx context.Context, instance string, payload []b
 		log.Warn("tunnel event for a session of another instance", "session_id", ev.SessionID)
 		return
 	}
-	outcome := audit.OutcomeAllowed
-	if ev.Error != "" {
-		outcome = audit.OutcomeError
-	}
-	g.cfg.Audit.Record(ctx, audit.Event{
-		Time: ev.End, Kind: "tunnel", Principal: s.Owner, Action: "forward", Resource: ev.Destination,
-		Outcome: outcome, Reason: ev.Error,
-		Details: map[string]string{
-			"sessionId": ev.SessionID, "target": instance, "bytesIn": strconv.FormatInt(ev.BytesIn, 10),
-			"bytesOut": strconv.FormatInt(ev.BytesOut, 10), "start": ev.Start.UTC().Format(time.RFC3339Nano),
-			"end": ev.End.UTC().Format(time.RFC3339Nano),
-		},
-	})
+	g.cfg.Audit.Record(ctx, ev.AuditEvent(s))
 }
 
 func remoteIP(r *http.Request) string {

@@ -258,7 +258,7 @@ func (s *Service) appendLines(ctx context.Context, st *staged, data []byte) erro
 		return badLine{errors.New("chunk does not end with a whole line")}
 	}
 	var out []string // plain-text lines for the live stream
-	var tunnels []tunnelEvent
+	var tunnels []TunnelEvent
 	last, header := st.last, st.header
 	plain := st.plain
 	for rest := data; len(rest) > 0; {
@@ -287,7 +287,7 @@ func (s *Service) appendLines(ctx context.Context, st *staged, data []byte) erro
 				out = append(out, plain.Write(ev.Data)...)
 			}
 		case api.KindEvents:
-			var te tunnelEvent
+			var te TunnelEvent
 			if err := json.Unmarshal(line, &te); err != nil {
 				return badLine{fmt.Errorf("connection event: %w", err)}
 			}
@@ -318,7 +318,7 @@ func (s *Service) appendLines(ctx context.Context, st *staged, data []byte) erro
 		s.publish(ctx, st, out)
 	}
 	for _, te := range tunnels {
-		s.recordTunnel(ctx, st, te)
+		s.cfg.Audit.Record(ctx, te.AuditEvent(st.sess))
 	}
 	// Wake readers following the session (Tether.GetSessionTranscript).
 	if s.cfg.Bus != nil {
@@ -331,8 +331,8 @@ func (s *Service) appendLines(ctx context.Context, st *staged, data []byte) erro
 
 func transcriptSubject(sid string) string { return "session." + sid + ".transcript" }
 
-// tunnelEvent is one forwarded connection, as the agent records it.
-type tunnelEvent struct {
+// TunnelEvent is one forwarded connection, as the agent records it.
+type TunnelEvent struct {
 	SessionID   string
 	Destination string
 	BytesIn     int64
@@ -341,20 +341,22 @@ type tunnelEvent struct {
 	Error       string
 }
 
-func (s *Service) recordTunnel(ctx context.Context, st *staged, ev tunnelEvent) {
+// AuditEvent is the audit record of the connection, tied to the session
+// and its owner.
+func (ev TunnelEvent) AuditEvent(sess store.Session) audit.Event {
 	outcome := audit.OutcomeAllowed
 	if ev.Error != "" {
 		outcome = audit.OutcomeError
 	}
-	s.cfg.Audit.Record(ctx, audit.Event{
-		Time: ev.End, Kind: "tunnel", Principal: st.sess.Owner, Action: "forward", Resource: ev.Destination,
+	return audit.Event{
+		Time: ev.End, Kind: "tunnel", Principal: sess.Owner, Action: "forward", Resource: ev.Destination,
 		Outcome: outcome, Reason: ev.Error,
 		Details: map[string]string{
-			"sessionId": st.sid, "target": st.sess.Target, "bytesIn": strconv.FormatInt(ev.BytesIn, 10),
+			"sessionId": sess.ID, "target": sess.Target, "bytesIn": strconv.FormatInt(ev.BytesIn, 10),
 			"bytesOut": strconv.FormatInt(ev.BytesOut, 10), "start": ev.Start.UTC().Format(time.RFC3339Nano),
 			"end": ev.End.UTC().Format(time.RFC3339Nano),
 		},
-	})
+	}
 }
 
 // finalize stores a complete transcript and tells the agent. problem, if
