@@ -733,6 +733,13 @@ func (s *Stream) write(ctx context.Context, t Transport, b []byte) error {
 // chunks with a sequence number each; an empty payload is one empty message.
 // It copies payload, and blocks while the send window is full. It works
 // while no transport is attached: the messages go out on the next Run.
+//
+// When the stream is idle (nothing unacked, nothing being written), Send
+// writes the message to the transport itself instead of waking the writer
+// goroutine, and so may also block like a write on the transport (until
+// the transport accepts the frame or the Run ends, whatever ctx says). A
+// goroutine that must never block on the transport, such as a reader, must
+// not call Send.
 func (s *Stream) Send(ctx context.Context, pt PayloadType, payload []byte) error {
 	_, err := s.send(ctx, pt, payload)
 	return err

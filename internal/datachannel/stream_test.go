@@ -271,7 +271,9 @@ func TestStreamWindow(t *testing.T) {
 	checkLeaks(t)
 	s := NewStream(Config{Role: RoleAgent, MaxPayload: 1024, MaxUnackedBytes: 4096})
 	t.Cleanup(func() { s.Close() })
-	a, b, cut := newPipe(0) // unbuffered: at most one frame in flight
+	// Room for the first message, which Send writes itself on an idle
+	// stream; then at most one more frame in flight.
+	a, b, cut := newPipe(1)
 	t.Cleanup(cut)
 	run(t, s, a)
 	peer := rawPeer{t, b}
