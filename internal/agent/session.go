@@ -168,8 +168,13 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 	if exit != nil || reason != "" || sctx.Err() == nil {
 		sendState("Terminating", exit, reason)
 	}
-	cancel()
+	// Close before cancelling: the close handshake reads what the peer
+	// still sends (acks), so the socket ends with a FIN after our last
+	// frame. Cancelling first makes the websocket drop the connection with
+	// unread input, and the kernel's RST can discard the Terminating state
+	// (with the exit status) before the server reads it.
 	c.Close(websocket.StatusNormalClosure, "session over")
+	cancel()
 	<-runDone
 	if exit != nil {
 		log.Info("session finished", "exit_code", *exit)
