@@ -56,6 +56,7 @@ func main() {
 	rounds := flag.Int("n", 3, "rounds; each runs every row's bulk transfer and echoes once")
 	timeout := flag.Duration("timeout", 2*time.Minute, "bound on each bulk transfer and each echo run")
 	cpuprofile := flag.String("cpuprofile", "", "write CPU profiles of tetherd, tether-agent and the tether CLI to this directory")
+	traces := flag.Bool("trace", false, "with -cpuprofile, write execution traces (go tool trace) instead of CPU profiles")
 	flag.Parse()
 	n, err := parseSize(*size)
 	if err != nil || n < 1 || *echoes < 1 || *rounds < 1 {
@@ -63,7 +64,7 @@ func main() {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, options{size: n, echoes: *echoes, rounds: *rounds, timeout: *timeout, profileDir: *cpuprofile})
+	err = run(ctx, options{size: n, echoes: *echoes, rounds: *rounds, timeout: *timeout, profileDir: *cpuprofile, trace: *traces})
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "portforward:", err)
@@ -77,6 +78,7 @@ type options struct {
 	rounds     int
 	timeout    time.Duration // each bulk transfer and echo run
 	profileDir string
+	trace      bool // execution traces instead of CPU profiles
 }
 
 // startTimeout bounds each wait while starting daemons.
@@ -154,6 +156,10 @@ func run(ctx context.Context, o options) error {
 		// Inherited by the daemons started below, and only by them.
 		os.Setenv(profileEnv, o.profileDir)
 		defer os.Unsetenv(profileEnv)
+		if o.trace {
+			os.Setenv(traceEnv, "1")
+			defer os.Unsetenv(traceEnv)
+		}
 	}
 	if err := benchenv.Build(ctx, bin, extra); err != nil {
 		return err
@@ -219,7 +225,10 @@ func run(ctx context.Context, o options) error {
 		},
 	}
 	if o.profileDir != "" {
-		tetherRow.prof = &profiler{dir: o.profileDir, procs: tetherRow.procs[:3], n: map[int]int{}}
+		tetherRow.prof = &profiler{dir: o.profileDir, ext: ".pprof", procs: tetherRow.procs[:3], n: map[int]int{}}
+		if o.trace {
+			tetherRow.prof.ext = ".trace"
+		}
 	}
 
 	rows := []*row{direct, sshRow, tetherRow}
@@ -273,7 +282,11 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("echo: %d round trips of 1 byte over one connection after %d not counted, in each of %d rounds\n\n", o.echoes, warmEchoes(o.echoes), o.rounds)
 	printTable(rows, sshRow, tetherRow, o.size, agentIdle)
 	if o.profileDir != "" {
-		fmt.Printf("\nCPU profiles of round 1 (numbers slightly lower than without): %s/{tetherd,tether-agent,tether}-{bulk,echo}.pprof\n", o.profileDir)
+		what, ext := "CPU profiles", ".pprof"
+		if o.trace {
+			what, ext = "Execution traces", ".trace"
+		}
+		fmt.Printf("\n%s of round 1 (numbers slightly lower than without): %s/{tetherd,tether-agent,tether}-{bulk,echo}%s\n", what, o.profileDir, ext)
 	}
 	return nil
 }

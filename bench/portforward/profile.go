@@ -13,6 +13,10 @@ import (
 // benchenv.TetherEnv strips.
 const profileEnv = "TETHERBENCH_CPUPROFILE_DIR"
 
+// traceEnv, set to 1, makes the hook write execution traces (runtime/trace)
+// instead of CPU profiles: where a round trip waits, not what burns CPU.
+const traceEnv = "TETHERBENCH_TRACE"
+
 // profileHook is added to each binary's main package with go build -overlay
 // when -cpuprofile is given; the checkout is not modified. Each SIGUSR2
 // starts a CPU profile or stops and writes the running one, so the profile
@@ -25,6 +29,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 )
 
@@ -32,6 +37,10 @@ func init() {
 	dir := os.Getenv("` + profileEnv + `")
 	if dir == "" {
 		return
+	}
+	start, stop := pprof.StartCPUProfile, pprof.StopCPUProfile
+	if os.Getenv("` + traceEnv + `") == "1" {
+		start, stop = trace.Start, trace.Stop
 	}
 	c := make(chan os.Signal, 1)
 	signal.Notify(c, syscall.SIGUSR2)
@@ -45,13 +54,13 @@ func init() {
 				if f, err = os.Create(name + ".tmp"); err != nil {
 					continue
 				}
-				if pprof.StartCPUProfile(f) != nil {
+				if start(f) != nil {
 					f.Close()
 					f = nil
 				}
 				continue
 			}
-			pprof.StopCPUProfile()
+			stop()
 			f.Close()
 			f = nil
 			os.Rename(name+".tmp", name+".pprof")
@@ -73,6 +82,7 @@ func profileOverlay() map[string][]byte {
 // profiler toggles the profiles of some processes built with profileHook.
 type profiler struct {
 	dir   string
+	ext   string // of the files written: .pprof, or .trace
 	procs []procSet
 	n     map[int]int // profiles written so far, by pid
 }
@@ -86,7 +96,7 @@ func (p *profiler) start() error {
 	return nil
 }
 
-// stop writes each process's profile as DIR/label-phase.pprof.
+// stop writes each process's profile as DIR/label-phase.pprof (or .trace).
 func (p *profiler) stop(phase string) error {
 	for _, pr := range p.procs {
 		if err := p.signal(pr.pid, ".pprof"); err != nil {
@@ -94,7 +104,7 @@ func (p *profiler) stop(phase string) error {
 		}
 		from := filepath.Join(p.dir, fmt.Sprintf("%d-%d.pprof", pr.pid, p.n[pr.pid]))
 		p.n[pr.pid]++
-		if err := os.Rename(from, filepath.Join(p.dir, pr.label+"-"+phase+".pprof")); err != nil {
+		if err := os.Rename(from, filepath.Join(p.dir, pr.label+"-"+phase+p.ext)); err != nil {
 			return err
 		}
 	}
