@@ -71,6 +71,28 @@ type socket struct {
 	touch func(typ string)
 	// writing is when the write in progress began (UnixNano), or 0.
 	writing atomic.Int64
+	// closing is set before the close handshake, which reads the socket
+	// from another goroutine than its reader; from then on the reader
+	// stops peeking at the read buffer (moreBuffered).
+	closeMu sync.RWMutex
+	closing bool
+}
+
+// moreBuffered reports whether the next frame has begun to arrive. Only
+// the socket's reader calls it.
+func (s *socket) moreBuffered() bool {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	return !s.closing && s.tc.Buffered() > 0
+}
+
+// closeHandshake ends the socket with a close frame and waits (briefly)
+// for the peer's.
+func (s *socket) closeHandshake(code websocket.StatusCode, reason string) {
+	s.closeMu.Lock()
+	s.closing = true
+	s.closeMu.Unlock()
+	s.tc.C.Close(code, reason)
 }
 
 // write sends one frame, bounded by WriteTimeout through watch.
@@ -80,6 +102,18 @@ func (s *socket) write(frame []byte) error {
 	s.writing.Store(0)
 	return err
 }
+
+// writeBatch sends frames in one write, bounded as write.
+func (s *socket) writeBatch(frames [][]byte) error {
+	s.writing.Store(time.Now().UnixNano())
+	err := s.tc.WriteMessages(s.ctx, frames)
+	s.writing.Store(0)
+	return err
+}
+
+// maxRelayBatch bounds the frames read in one burst and written to the
+// peer together.
+const maxRelayBatch = 16
 
 // watch closes the socket when a write has taken longer than WriteTimeout,
 // until ctx ends. One sleeping goroutine per socket instead of a timer per
@@ -215,7 +249,7 @@ func (r *Relay) serveClient(ctx context.Context, tc *wstransport.Conn, sid strin
 	wg.Go(func() { r.pumpToSocket(ctx, self, sub) })
 	wctx, wcancel := context.WithCancel(ctx)
 	wg.Go(func() { self.watch(wctx) })
-	r.pumpFromSocket(ctx, tc, &p.agent, bus.SessionToAgent(sid), func(typ string, frame []byte) bool {
+	r.pumpFromSocket(ctx, self, &p.agent, bus.SessionToAgent(sid), func(typ string, frame []byte) bool {
 		return typ == datachannel.TypeInputStreamData || typ == datachannel.TypeAcknowledge
 	}, log)
 	wcancel()
@@ -327,7 +361,7 @@ func (r *Relay) serveAgent(ctx context.Context, tc *wstransport.Conn, sid string
 			}
 		}
 	}()
-	r.pumpFromSocket(ctx, tc, &p.client, bus.SessionToClient(sid), func(typ string, frame []byte) bool {
+	r.pumpFromSocket(ctx, self, &p.client, bus.SessionToClient(sid), func(typ string, frame []byte) bool {
 		switch typ {
 		case datachannel.TypeAgentSessionState:
 			onState(frame)
@@ -381,7 +415,7 @@ func (r *Relay) pumpToSocket(ctx context.Context, s *socket, sub bus.Subscriptio
 			}
 			if typ == datachannel.TypeChannelClosed {
 				// Give the peer a moment to read it, then end the socket.
-				s.tc.C.Close(websocket.StatusNormalClosure, "session ended")
+				s.closeHandshake(websocket.StatusNormalClosure, "session ended")
 				return
 			}
 		}
@@ -390,10 +424,32 @@ func (r *Relay) pumpToSocket(ctx context.Context, s *socket, sub bus.Subscriptio
 
 // pumpFromSocket reads frames and forwards those allow() accepts to the
 // peer: written directly to the peer's socket when it is attached to this
-// relay (*peer), else published to subject. A malformed frame closes the
-// socket: a conforming peer never sends one.
-func (r *Relay) pumpFromSocket(ctx context.Context, tc *wstransport.Conn, peer *atomic.Pointer[socket], subject string, allow func(typ string, frame []byte) bool, log *slog.Logger) {
-	c := tc.C
+// relay (*peer), else published to subject. Frames that arrived together
+// (an ack and the message it travelled with) are written to the peer
+// together, so the peer wakes once. A malformed frame closes the socket: a
+// conforming peer never sends one.
+func (r *Relay) pumpFromSocket(ctx context.Context, self *socket, peer *atomic.Pointer[socket], subject string, allow func(typ string, frame []byte) bool, log *slog.Logger) {
+	tc, c := self.tc, self.tc.C
+	var batch [][]byte
+	var to *socket
+	// A failed write drops the frames, as the bus does for a peer that is
+	// going away; the peer's own reader ends its socket.
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if len(batch) == 1 {
+			to.write(batch[0])
+		} else {
+			to.writeBatch(batch)
+		}
+		for i, f := range batch {
+			tc.RecycleFrame(f)
+			batch[i] = nil
+		}
+		batch = batch[:0]
+	}
+	defer flush()
 	for {
 		typ, frame, err := wstransport.ReadFrame(ctx, c)
 		if err != nil {
@@ -414,21 +470,24 @@ func (r *Relay) pumpFromSocket(ctx context.Context, tc *wstransport.Conn, peer *
 		}
 		if !allow(mt, frame) {
 			tc.RecycleFrame(frame)
-			continue
-		}
-		if p := peer.Load(); p != nil {
+		} else if p := peer.Load(); p != nil {
+			if p != to {
+				flush()
+				to = p
+			}
 			if p.touch != nil {
 				p.touch(mt)
 			}
-			// A failed write drops the frame, as the bus does for a peer
-			// that is going away; the peer's own reader ends its socket.
-			p.write(frame)
-			tc.RecycleFrame(frame)
-			continue
+			batch = append(batch, frame)
+		} else {
+			flush()
+			// The bus keeps the frame: it is not recycled.
+			if err := r.cfg.Bus.Publish(ctx, subject, frame); err != nil {
+				return
+			}
 		}
-		// The bus keeps the frame: it is not recycled.
-		if err := r.cfg.Bus.Publish(ctx, subject, frame); err != nil {
-			return
+		if len(batch) >= maxRelayBatch || !self.moreBuffered() {
+			flush()
 		}
 	}
 }

@@ -50,8 +50,20 @@ func putFrame(b []byte) {
 // Conn is a websocket carrying binary data-channel frames.
 type Conn struct {
 	C    *websocket.Conn
-	cork *corkConn  // nil when the connection was not made by Dial or Accept
-	wmu  sync.Mutex // one WriteMessage at a time holds cork
+	cork *corkConn     // nil when the connection was not made by Dial or Accept
+	wmu  sync.Mutex    // one WriteMessage at a time holds cork
+	br   *bufio.Reader // what the websocket reads through, if Accept made it
+}
+
+// Buffered returns how many received bytes wait in the read buffer: more
+// than zero right after a ReadFrame means the next message has (at least
+// partly) arrived already. Known for connections made by Accept (0
+// otherwise); call it only from the goroutine that reads.
+func (t *Conn) Buffered() int {
+	if t.br == nil {
+		return 0
+	}
+	return t.br.Buffered()
 }
 
 // New wraps c. Prefer Dial or Accept, whose connections write each message
@@ -240,7 +252,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOption
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{C: c, cork: hw.cork}, nil
+	return &Conn{C: c, cork: hw.cork, br: hw.br}, nil
 }
 
 // hijackWriter hands the websocket library a connection that writes
@@ -248,6 +260,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOption
 type hijackWriter struct {
 	http.ResponseWriter
 	cork *corkConn
+	br   *bufio.Reader
 }
 
 func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -261,6 +274,7 @@ func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	h.cork = &corkConn{Conn: c}
 	brw.Writer.Reset(h.cork)
+	h.br = brw.Reader // the websocket resets and keeps it
 	return h.cork, brw, nil
 }
 
