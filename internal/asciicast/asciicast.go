@@ -302,6 +302,17 @@ func (rd *Reader) Next() (Event, error) {
 
 // ParseEvent parses one event line.
 func ParseEvent(line []byte) (Event, error) {
+	// The server parses every line an agent sends, and again when it
+	// writes the .log copy: most lines take the fast path, which accepts
+	// only what encoding/json would decode to the same event.
+	if ev, ok := parseEventFast(line); ok {
+		return ev, nil
+	}
+	return parseEventJSON(line)
+}
+
+// parseEventJSON is ParseEvent through encoding/json.
+func parseEventJSON(line []byte) (Event, error) {
 	var raw []json.RawMessage
 	if err := json.Unmarshal(line, &raw); err != nil {
 		return Event{}, fmt.Errorf("event: %w", err)
@@ -328,6 +339,184 @@ func ParseEvent(line []byte) (Event, error) {
 		}
 	}
 	return ev, nil
+}
+
+// parseEventFast parses a line shaped as Writer writes them: [TIME,
+// "CODE", "DATA"] with optional JSON whitespace. It gives up (ok false) on
+// anything else, including what it could decode but encoding/json would
+// decode differently (lone surrogates, bytes that are not UTF-8), so that
+// ParseEvent's result never depends on which path took the line.
+func parseEventFast(line []byte) (ev Event, ok bool) {
+	i := skipSpace(line, 0)
+	if i >= len(line) || line[i] != '[' {
+		return ev, false
+	}
+	i = skipSpace(line, i+1)
+	j := i
+	if j < len(line) && line[j] == '-' {
+		return ev, false // a negative time: the JSON path says why
+	}
+	// A JSON number: int [frac] [exp].
+	switch {
+	case j < len(line) && line[j] == '0':
+		j++
+	case j < len(line) && line[j] >= '1' && line[j] <= '9':
+		j = skipDigits(line, j)
+	default:
+		return ev, false
+	}
+	if j < len(line) && line[j] == '.' {
+		k := skipDigits(line, j+1)
+		if k == j+1 {
+			return ev, false
+		}
+		j = k
+	}
+	if j < len(line) && (line[j] == 'e' || line[j] == 'E') {
+		j++
+		if j < len(line) && (line[j] == '+' || line[j] == '-') {
+			j++
+		}
+		k := skipDigits(line, j)
+		if k == j {
+			return ev, false
+		}
+		j = k
+	}
+	t, err := strconv.ParseFloat(string(line[i:j]), 64)
+	if err != nil || math.IsInf(t, 0) || math.IsNaN(t) {
+		return ev, false
+	}
+	i = skipSpace(line, j)
+	if i >= len(line) || line[i] != ',' {
+		return ev, false
+	}
+	code, i, ok := fastString(line, skipSpace(line, i+1))
+	if !ok || code == "" {
+		return ev, false
+	}
+	i = skipSpace(line, i)
+	if i >= len(line) || line[i] != ',' {
+		return ev, false
+	}
+	data, i, ok := fastString(line, skipSpace(line, i+1))
+	if !ok {
+		return ev, false
+	}
+	i = skipSpace(line, i)
+	if i >= len(line) || line[i] != ']' || skipSpace(line, i+1) != len(line) {
+		return ev, false
+	}
+	ev = Event{Time: t, Code: code, Data: data}
+	if ev.Code == Resize {
+		if _, _, err := ParseSize(ev.Data); err != nil {
+			return ev, false
+		}
+	}
+	return ev, true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// fastString decodes the JSON string starting at b[i] and returns it with
+// the index after its closing quote. It gives up on bytes that are not
+// UTF-8 and on \u escapes of surrogates, which encoding/json replaces.
+func fastString(b []byte, i int) (string, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return "", 0, false
+	}
+	i++
+	start := i
+	// The common case: no escapes at all.
+	for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
+		i++
+	}
+	if i < len(b) && b[i] == '"' {
+		if !utf8.Valid(b[start:i]) {
+			return "", 0, false
+		}
+		return string(b[start:i]), i + 1, true
+	}
+	out := make([]byte, 0, len(b)-start)
+	out = append(out, b[start:i]...)
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == '"':
+			if !utf8.Valid(out) {
+				return "", 0, false
+			}
+			return string(out), i + 1, true
+		case c < 0x20:
+			return "", 0, false
+		case c != '\\':
+			k := i + 1
+			for k < len(b) && b[k] != '"' && b[k] != '\\' && b[k] >= 0x20 {
+				k++
+			}
+			out = append(out, b[i:k]...)
+			i = k
+			continue
+		}
+		if i+1 >= len(b) {
+			return "", 0, false
+		}
+		switch e := b[i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'u':
+			if i+6 > len(b) {
+				return "", 0, false
+			}
+			var r rune
+			for _, h := range b[i+2 : i+6] {
+				var d byte
+				switch {
+				case h >= '0' && h <= '9':
+					d = h - '0'
+				case h >= 'a' && h <= 'f':
+					d = h - 'a' + 10
+				case h >= 'A' && h <= 'F':
+					d = h - 'A' + 10
+				default:
+					return "", 0, false
+				}
+				r = r<<4 | rune(d)
+			}
+			if r >= 0xD800 && r <= 0xDFFF {
+				return "", 0, false
+			}
+			out = utf8.AppendRune(out, r)
+			i += 6
+			continue
+		default:
+			return "", 0, false
+		}
+		i += 2
+	}
+	return "", 0, false
 }
 
 // ParseSize parses a resize event's "COLSxROWS".

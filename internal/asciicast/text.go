@@ -57,6 +57,16 @@ func (p *Plain) Write(s string) []string {
 			}
 			continue
 		}
+		if c >= 0x20 && c != 0x7f {
+			// A run of text, added at once.
+			k := i + 1
+			for k < len(s) && s[k] >= 0x20 && s[k] != 0x7f {
+				k++
+			}
+			p.line = append(p.line, s[i:k]...)
+			i = k - 1
+			continue
+		}
 		switch {
 		case c == 0x1b:
 			p.state = 1
