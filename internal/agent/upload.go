@@ -84,18 +84,26 @@ func (a *Agent) uploadLoop(ctx context.Context, c *websocket.Conn, acks <-chan a
 		}
 	}
 	var last time.Time
+	// backlog: the last pass left a transcript with bytes it could not
+	// send, the window being full. An acknowledgement then opens the
+	// window for data that is already there, so the next pass need not
+	// wait: waiting would cap the upload at uploadWindow per uploadEvery.
+	backlog := false
 	buf := make([]byte, api.MaxRecordingChunk)
 	for {
+		acked := false
 		select {
 		case <-ctx.Done():
 			return
 		case ack := <-acks:
 			handle(ack)
+			acked = true
 		case <-sp.wake:
 		case <-tick.C:
 		}
-		// Batch: at most one pass per uploadEvery.
-		if d := uploadEvery - time.Since(last); d > 0 {
+		// Batch: at most one pass per uploadEvery, unless an acknowledgement
+		// lets a backlog go on.
+		if d := uploadEvery - time.Since(last); d > 0 && !(acked && backlog) {
 			select {
 			case <-ctx.Done():
 				return
@@ -111,6 +119,7 @@ func (a *Agent) uploadLoop(ctx context.Context, c *websocket.Conn, acks <-chan a
 			}
 		}
 		last = time.Now()
+		backlog = false
 		for _, e := range sp.list() {
 			u := st[e.sid]
 			if u == nil {
@@ -137,6 +146,9 @@ func (a *Agent) uploadLoop(ctx context.Context, c *websocket.Conn, acks <-chan a
 				}
 				log.Error("read session transcript", "session_id", e.sid, "err", err)
 				continue
+			}
+			if u.sent < e.size && u.sent-u.acked >= uploadWindow {
+				backlog = true
 			}
 			if e.complete && u.acked == e.size && u.sent == e.size && now.After(u.retryAfter) &&
 				(u.finalAt.IsZero() || now.Sub(u.finalAt) > finalRetry) {
