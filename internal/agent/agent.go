@@ -269,17 +269,18 @@ func (a *Agent) signedPost(ctx context.Context, path string, body []byte) (strin
 	return tr.TokenValue, nil
 }
 
-func (a *Agent) dial(ctx context.Context, path string) (*websocket.Conn, error) {
+// dial opens a websocket to the server; each message goes out in one write.
+func (a *Agent) dial(ctx context.Context, path string) (*wstransport.Conn, error) {
 	u, err := wstransport.WebsocketURL(a.id.Endpoint, path)
 	if err != nil {
 		return nil, err
 	}
-	c, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: a.cfg.HTTPClient})
+	wc, _, err := wstransport.Dial(ctx, u, &websocket.DialOptions{HTTPClient: a.cfg.HTTPClient})
 	if err != nil {
 		return nil, err
 	}
-	c.SetReadLimit(datachannel.MaxFrameSize)
-	return c, nil
+	wc.C.SetReadLimit(datachannel.MaxFrameSize)
+	return wc, nil
 }
 
 func requestID() string { return datachannel.NewUUID().String() }
@@ -291,11 +292,12 @@ func (a *Agent) connectOnce(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
-	c, err := a.dial(dctx, "/v1/control-channel/"+a.id.InstanceID+"?role=subscribe&stream=input")
+	wc, err := a.dial(dctx, "/v1/control-channel/"+a.id.InstanceID+"?role=subscribe&stream=input")
 	dcancel()
 	if err != nil {
 		return fmt.Errorf("open control channel: %w", err)
 	}
+	c := wc.C
 	defer c.CloseNow()
 	open := api.OpenControlChannelInput{MessageSchemaVersion: "1.0", RequestID: requestID(), TokenValue: tok, AgentVersion: Version}
 	fillHostInfo(&open, a.id.Endpoint)

@@ -25,7 +25,6 @@ import (
 	"github.com/tetherhq/tether/internal/asciicast"
 	"github.com/tetherhq/tether/internal/datachannel"
 	"github.com/tetherhq/tether/internal/document"
-	"github.com/tetherhq/tether/internal/wstransport"
 )
 
 // A finished session waits for the client to acknowledge its last output
@@ -64,11 +63,12 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 		return fmt.Errorf("data channel token: %w", err)
 	}
 	dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
-	c, err := a.dial(dctx, "/v1/data-channel/"+task.SessionID+"?role=publish_subscribe")
+	wc, err := a.dial(dctx, "/v1/data-channel/"+task.SessionID+"?role=publish_subscribe")
 	dcancel()
 	if err != nil {
 		return fmt.Errorf("open data channel: %w", err)
 	}
+	c := wc.C
 	defer c.CloseNow()
 	open := datachannel.OpenDataChannelInput{MessageSchemaVersion: "1.0", RequestId: requestID(), TokenValue: tok, ClientInstanceId: a.id.InstanceID}
 	ob, _ := json.Marshal(open)
@@ -90,7 +90,7 @@ func (a *Agent) runSession(ctx context.Context, task api.SessionTask, log *slog.
 	})
 	defer stream.Close()
 	runDone := make(chan error, 1)
-	go func() { runDone <- stream.Run(sctx, wstransport.New(c)) }()
+	go func() { runDone <- stream.Run(sctx, wc) }()
 
 	sendState := func(state string, exit *int, reason string) {
 		p, _ := json.Marshal(datachannel.AgentSessionState{SchemaVersion: 1, SessionState: state, SessionId: task.SessionID, ExitCode: exit, Reason: reason})

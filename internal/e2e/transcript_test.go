@@ -93,8 +93,15 @@ func TestTranscriptMatchesTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	tm.cmd.Process.Signal(syscall.SIGWINCH)
-	tm.send("stty size\r")
-	tm.expect(n, `40 120`)
+	// The resize travels to the agent on its own; ask until it has landed.
+	testenv.Eventually(t, 30*time.Second, func() error {
+		tm.send("stty size\r")
+		time.Sleep(300 * time.Millisecond)
+		if !strings.Contains(tm.output()[n:], "40 120") {
+			return errors.New("the terminal is not 40x120 yet")
+		}
+		return nil
+	})
 	tm.send("exit 7\r")
 	if code := tm.exitCode(60 * time.Second); code != 7 {
 		t.Fatalf("exit %d\n%s", code, tm.output())
