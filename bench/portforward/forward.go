@@ -2,67 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/tetherhq/tether/bench/internal/benchenv"
 )
-
-// startAgent registers a tether-agent of its own with a new activation and
-// runs it, as on a managed host, so that its process can be measured apart
-// from tetherd's built-in agent. It returns once the instance is Online.
-func startAgent(ctx context.Context, bin string, env []string, endpoint, stateDir string, timeout time.Duration) (*benchenv.Daemon, string, error) {
-	// The daemon lives on after we return: only the setup commands get
-	// the timeout.
-	sctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tether, agent := filepath.Join(bin, "tether"), filepath.Join(bin, "tether-agent")
-	cmd := exec.CommandContext(sctx, tether, "create-activation", "--output", "json")
-	cmd.Env = env
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, "", fmt.Errorf("tether create-activation: %w: %s", err, stderrOf(err))
-	}
-	var act struct{ ActivationId, ActivationCode string }
-	if err := json.Unmarshal(out, &act); err != nil || act.ActivationId == "" {
-		return nil, "", fmt.Errorf("tether create-activation: unexpected output %q", out)
-	}
-	cmd = exec.CommandContext(sctx, agent, "register", "--endpoint", endpoint,
-		"--activation-id", act.ActivationId, "--activation-code", act.ActivationCode, "--state-dir", stateDir)
-	cmd.Env = env
-	out, err = cmd.Output()
-	if err != nil {
-		return nil, "", fmt.Errorf("tether-agent register: %w: %s", err, stderrOf(err))
-	}
-	id := regexp.MustCompile(`mi-[0-9a-f]+`).FindString(string(out))
-	if id == "" {
-		return nil, "", fmt.Errorf("tether-agent register: no instance id in %q", out)
-	}
-	d, err := benchenv.StartDaemon(ctx, "tether-agent", env, benchenv.NewLineWatch(""), benchenv.NewLineWatch(""),
-		agent, "run", "--state-dir", stateDir)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := benchenv.WaitOnline(ctx, timeout, env, tether, id); err != nil {
-		d.Stop()
-		return nil, "", fmt.Errorf("%w\n%s", err, d.Stderr.Tail())
-	}
-	return d, id, nil
-}
-
-func stderrOf(err error) string {
-	if ee, ok := err.(*exec.ExitError); ok {
-		return strings.TrimSpace(string(ee.Stderr))
-	}
-	return ""
-}
 
 // startTetherForward runs `tether start-session` with the port-forwarding
 // document to port on the instance and returns it with the local address it

@@ -41,7 +41,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -58,7 +57,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write CPU profiles of tetherd, tether-agent and the tether CLI to this directory")
 	traces := flag.Bool("trace", false, "with -cpuprofile, write execution traces (go tool trace) instead of CPU profiles")
 	flag.Parse()
-	n, err := parseSize(*size)
+	n, err := benchenv.ParseSize(*size)
 	if err != nil || n < 1 || *echoes < 1 || *rounds < 1 {
 		fmt.Fprintln(os.Stderr, "portforward: -size must be a positive size such as 1GiB, -echoes and -n at least 1")
 		os.Exit(2)
@@ -204,12 +203,12 @@ func run(ctx context.Context, o options) error {
 	defer td.Stop()
 	env := benchenv.TetherEnv(cfgDir)
 	benchenv.Progress("registering and starting a separate tether-agent…")
-	agent, id, err := startAgent(ctx, bin, env, td.Endpoint, filepath.Join(tmp, "agent-state"), startTimeout)
+	agent, id, err := benchenv.StartAgent(ctx, bin, env, td.Endpoint, filepath.Join(tmp, "agent-state"), startTimeout)
 	if err != nil {
 		return fmt.Errorf("%w\ntetherd log:\n%s", err, td.Stderr.Tail())
 	}
 	defer agent.Stop()
-	agentIdle := statusKiB(agent.Pid(), "VmRSS:") << 10
+	agentIdle := benchenv.StatusKiB(agent.Pid(), "VmRSS:") << 10
 	benchenv.Progress("starting the port-forwarding session to %s…", id)
 	cli, addr, err := startTetherForward(ctx, filepath.Join(bin, "tether"), env, id, tgt.port(), startTimeout)
 	if err != nil {
@@ -439,26 +438,6 @@ func us(d time.Duration) string {
 
 func mib(b int64) string {
 	return fmt.Sprintf("%.1f", float64(b)/(1<<20))
-}
-
-// parseSize reads 1GiB, 512MiB, 64KiB, 100MB (powers of ten) or bytes.
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
-	mult := int64(1)
-	for _, u := range units {
-		if num, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = num, u.mult
-			break
-		}
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil {
-		return 0, err
-	}
-	return int64(f * float64(mult)), nil
 }
 
 func fmtSize(n int64) string {

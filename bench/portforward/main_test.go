@@ -3,6 +3,8 @@ package main
 import (
 	"testing"
 	"time"
+
+	"github.com/tetherhq/tether/bench/internal/benchenv"
 )
 
 func TestParseSize(t *testing.T) {
@@ -21,9 +23,9 @@ func TestParseSize(t *testing.T) {
 		{"GiB", 0, false},
 		{"1TiB", 0, false},
 	} {
-		got, err := parseSize(tt.in)
+		got, err := benchenv.ParseSize(tt.in)
 		if (err == nil) != tt.ok || (tt.ok && got != tt.want) {
-			t.Errorf("parseSize(%q) = %d, %v; want %d, ok %v", tt.in, got, err, tt.want, tt.ok)
+			t.Errorf("benchenv.ParseSize(%q) = %d, %v; want %d, ok %v", tt.in, got, err, tt.want, tt.ok)
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tetherhq/tether/bench/internal/benchenv"
 )
 
 // procSet is one column's processes: a single process, or a server and the
@@ -74,7 +76,7 @@ func (s *sampler) sample() {
 	for i, pids := range s.pids {
 		var sum int64
 		for _, pid := range pids {
-			sum += statusKiB(pid, "VmRSS:") << 10
+			sum += benchenv.StatusKiB(pid, "VmRSS:") << 10
 		}
 		s.peak[i] = max(s.peak[i], sum)
 	}
@@ -89,25 +91,10 @@ func (s *sampler) finish() []usage {
 	for i, set := range s.sets {
 		out[i] = usage{label: set.label, peak: s.peak[i], cpu: cpuTime(s.pids[i]) - s.cpu0[i]}
 		if s.hwm[i] {
-			out[i].peak = max(out[i].peak, statusKiB(set.pid, "VmHWM:")<<10)
+			out[i].peak = max(out[i].peak, benchenv.StatusKiB(set.pid, "VmHWM:")<<10)
 		}
 	}
 	return out
-}
-
-// statusKiB returns a "kB" field of /proc/pid/status, 0 if unreadable.
-func statusKiB(pid int, field string) int64 {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
 }
 
 // cpuTime sums utime and stime of the processes (all their threads).
