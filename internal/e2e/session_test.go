@@ -2,12 +2,10 @@ package e2e
 
 import (
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -69,167 +67,89 @@ func TestPipedSessionExitStatus(t *testing.T) {
 	})
 }
 
-// term drives the CLI inside a real PTY.
-type term struct {
-	t    *testing.T
-	f    *os.File
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	buf  strings.Builder
-	done chan struct{} // the CLI exited
-	read chan struct{} // the PTY reader saw EOF: all output is in buf
-}
-
-func startTerm(t *testing.T, s *testenv.Server, rows, cols uint16, args ...string) *term {
+// startTerm runs the tether CLI with args in a real PTY.
+func startTerm(t *testing.T, s *testenv.Server, rows, cols uint16, args ...string) *testenv.Term {
 	cmd := exec.Command(s.Bins.CLI, args...)
 	cmd.Env = append(os.Environ(), s.Env()...)
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: rows, Cols: cols})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tm := &term{t: t, f: f, cmd: cmd, done: make(chan struct{}), read: make(chan struct{})}
-	go func() {
-		defer close(tm.read)
-		b := make([]byte, 4096)
-		for {
-			n, err := f.Read(b)
-			tm.mu.Lock()
-			tm.buf.Write(b[:n])
-			tm.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	go func() {
-		cmd.Wait()
-		close(tm.done)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-tm.done
-		f.Close()
-	})
-	return tm
+	return testenv.StartTerm(t, cmd, rows, cols)
 }
 
-func (tm *term) output() string {
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	return tm.buf.String()
-}
-
-func (tm *term) send(s string) {
-	if _, err := io.WriteString(tm.f, s); err != nil {
-		tm.t.Fatal(err)
-	}
-}
-
-// expect waits for re to match the output after offset from.
-func (tm *term) expect(from int, re string) int {
-	tm.t.Helper()
-	rx := regexp.MustCompile(re)
-	var idx []int
-	testenv.Eventually(tm.t, 45*time.Second, func() error {
-		out := tm.output()
-		if idx = rx.FindStringIndex(out[from:]); idx == nil {
-			return &waitErr{re, out}
-		}
-		return nil
-	})
-	return from + idx[1]
-}
-
+// waitErr is an Eventually error naming what is awaited and the output so far.
 type waitErr struct{ re, out string }
 
 func (e *waitErr) Error() string { return "waiting for " + e.re + " in output:\n" + e.out }
 
-func (tm *term) exitCode(d time.Duration) int {
-	tm.t.Helper()
-	select {
-	case <-tm.done:
-		select { // the last output may still be in the PTY
-		case <-tm.read:
-		case <-time.After(5 * time.Second):
-		}
-		return tm.cmd.ProcessState.ExitCode()
-	case <-time.After(d):
-		tm.t.Fatalf("CLI still running after %v; output:\n%s", d, tm.output())
-		return -1
-	}
-}
-
 func TestPTYSession(t *testing.T) {
 	s := testenv.StartDev(t)
 	tm := startTerm(t, s, 30, 100, "start-session", "--target", s.InstanceID)
-	pos := tm.expect(0, `Starting session with SessionId: admin-[0-9a-f]{17}`)
+	pos := tm.Expect(0, `Starting session with SessionId: admin-[0-9a-f]{17}`)
 
 	// The remote terminal has the local size from the start.
-	tm.send("stty size; echo SZ$((20+1))\r")
-	pos = tm.expect(pos, `30 100\s+SZ21`)
+	tm.Send("stty size; echo SZ$((20+1))\r")
+	pos = tm.Expect(pos, `30 100\s+SZ21`)
 
 	// A resize reaches the remote PTY (SIGWINCH on our side).
-	if err := pty.Setsize(tm.f, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
+	if err := pty.Setsize(tm.F, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 15*time.Second, func() error {
-		tm.send("stty size\r")
-		if !strings.Contains(tm.output()[pos:], "40 120") {
-			return &waitErr{"40 120", tm.output()}
+		tm.Send("stty size\r")
+		if !strings.Contains(tm.Output()[pos:], "40 120") {
+			return &waitErr{"40 120", tm.Output()}
 		}
 		return nil
 	})
-	pos = len(tm.output())
+	pos = len(tm.Output())
 
 	// Ctrl-C interrupts the remote foreground job, not the CLI.
-	tm.send("sleep 30; echo SLEPT$((2+2))\r")
-	pos = tm.expect(pos, `sleep 30`)
+	tm.Send("sleep 30; echo SLEPT$((2+2))\r")
+	pos = tm.Expect(pos, `sleep 30`)
 	time.Sleep(300 * time.Millisecond) // let sleep start; there is nothing to poll for
-	tm.send("\x03")
-	tm.send("echo AFTER$((3+3))\r")
-	pos = tm.expect(pos, `AFTER6`)
-	if strings.Contains(tm.output(), "SLEPT4") {
+	tm.Send("\x03")
+	tm.Send("echo AFTER$((3+3))\r")
+	pos = tm.Expect(pos, `AFTER6`)
+	if strings.Contains(tm.Output(), "SLEPT4") {
 		t.Fatal("Ctrl-C did not interrupt the remote job")
 	}
 
 	// Ctrl-Z stops it; the shell reports the job.
-	tm.send("sleep 31\r")
-	pos = tm.expect(pos, `sleep 31`)
+	tm.Send("sleep 31\r")
+	pos = tm.Expect(pos, `sleep 31`)
 	time.Sleep(300 * time.Millisecond)
-	tm.send("\x1a")
-	pos = tm.expect(pos, `Stopped`)
-	tm.send("kill -9 %1; echo KILLED$((4+4))\r")
-	pos = tm.expect(pos, `KILLED8`)
+	tm.Send("\x1a")
+	pos = tm.Expect(pos, `Stopped`)
+	tm.Send("kill -9 %1; echo KILLED$((4+4))\r")
+	pos = tm.Expect(pos, `KILLED8`)
 
 	// Ctrl-\ sends SIGQUIT to the foreground job.
-	tm.send("sleep 32; echo Q$((5+5))\r")
-	pos = tm.expect(pos, `sleep 32`)
+	tm.Send("sleep 32; echo Q$((5+5))\r")
+	pos = tm.Expect(pos, `sleep 32`)
 	time.Sleep(300 * time.Millisecond)
-	tm.send("\x1c")
+	tm.Send("\x1c")
 	// bash reports the job killed by SIGQUIT and goes on with the list.
-	pos = tm.expect(pos, `Quit`)
-	tm.expect(pos, `Q10`)
+	pos = tm.Expect(pos, `Quit`)
+	tm.Expect(pos, `Q10`)
 
 	// The remote exit status becomes the CLI's.
-	tm.send("exit 7\r")
-	if code := tm.exitCode(45 * time.Second); code != 7 {
-		t.Fatalf("exit code %d, want 7; output:\n%s", code, tm.output())
+	tm.Send("exit 7\r")
+	if code := tm.ExitCode(45 * time.Second); code != 7 {
+		t.Fatalf("exit code %d, want 7; output:\n%s", code, tm.Output())
 	}
 }
 
 func TestEscapeEndsSession(t *testing.T) {
 	s := testenv.StartDev(t)
 	tm := startTerm(t, s, 24, 80, "start-session", "--target", s.InstanceID)
-	pos := tm.expect(0, `Starting session with SessionId: (admin-[0-9a-f]{17})`)
-	sid := regexp.MustCompile(`admin-[0-9a-f]{17}`).FindString(tm.output())
-	tm.send("echo READY$((1+1))\r")
-	tm.expect(pos, `READY2`)
-	tm.send("\r~.")
-	if code := tm.exitCode(45 * time.Second); code != 255 {
+	pos := tm.Expect(0, `Starting session with SessionId: (admin-[0-9a-f]{17})`)
+	sid := regexp.MustCompile(`admin-[0-9a-f]{17}`).FindString(tm.Output())
+	tm.Send("echo READY$((1+1))\r")
+	tm.Expect(pos, `READY2`)
+	tm.Send("\r~.")
+	if code := tm.ExitCode(45 * time.Second); code != 255 {
 		t.Fatalf("exit code %d, want 255", code)
 	}
-	if !strings.Contains(tm.output(), "closed.") {
-		t.Fatalf("no closing message in %q", tm.output())
+	if !strings.Contains(tm.Output(), "closed.") {
+		t.Fatalf("no closing message in %q", tm.Output())
 	}
 	testenv.Eventually(t, 10*time.Second, func() error {
 		var out api.DescribeSessionsOutput

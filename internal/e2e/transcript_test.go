@@ -84,27 +84,27 @@ var sessionIDRe = regexp.MustCompile(`Starting session with SessionId: (\S+)`)
 func TestTranscriptMatchesTerminal(t *testing.T) {
 	s := testenv.StartDev(t)
 	tm := startTerm(t, s, 24, 80, "start-session", "--target", s.InstanceID)
-	n := tm.expect(0, `Starting session with SessionId: \S+`)
-	sid := sessionIDRe.FindStringSubmatch(tm.output())[1]
-	n = tm.expect(n, `[$#] $`)
-	tm.send("printf 'caf\\303\\251 \\033[1mbold\\033[0m %s\\n' marker-$((6*7))\r")
-	n = tm.expect(n, `marker-42`)
-	if err := pty.Setsize(tm.f, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
+	n := tm.Expect(0, `Starting session with SessionId: \S+`)
+	sid := sessionIDRe.FindStringSubmatch(tm.Output())[1]
+	n = tm.Expect(n, `[$#] $`)
+	tm.Send("printf 'caf\\303\\251 \\033[1mbold\\033[0m %s\\n' marker-$((6*7))\r")
+	n = tm.Expect(n, `marker-42`)
+	if err := pty.Setsize(tm.F, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
 		t.Fatal(err)
 	}
-	tm.cmd.Process.Signal(syscall.SIGWINCH)
+	tm.Cmd.Process.Signal(syscall.SIGWINCH)
 	// The resize travels to the agent on its own; ask until it has landed.
 	testenv.Eventually(t, 30*time.Second, func() error {
-		tm.send("stty size\r")
+		tm.Send("stty size\r")
 		time.Sleep(300 * time.Millisecond)
-		if !strings.Contains(tm.output()[n:], "40 120") {
+		if !strings.Contains(tm.Output()[n:], "40 120") {
 			return errors.New("the terminal is not 40x120 yet")
 		}
 		return nil
 	})
-	tm.send("exit 7\r")
-	if code := tm.exitCode(60 * time.Second); code != 7 {
-		t.Fatalf("exit %d\n%s", code, tm.output())
+	tm.Send("exit 7\r")
+	if code := tm.ExitCode(60 * time.Second); code != 7 {
+		t.Fatalf("exit %d\n%s", code, tm.Output())
 	}
 
 	ss := storedSession(t, s, sid)
@@ -117,7 +117,7 @@ func TestTranscriptMatchesTerminal(t *testing.T) {
 	}
 	// The terminal showed the CLI's own lines, then exactly the session's
 	// output: the transcript must be that output, byte for byte.
-	term := tm.output()
+	term := tm.Output()
 	if len(out) < 20 || !strings.Contains(term, out) {
 		t.Fatalf("the transcript's output is not what the terminal showed.\ntranscript: %q\nterminal: %q", out, term)
 	}

@@ -39,12 +39,12 @@ func TestCommandsSession(t *testing.T) {
 			// once" below for why it must, for now.
 			tm := startTerm(t, r.command("ssm", "start-session", "--target", s.InstanceID,
 				"--document-name", "AWS-StartInteractiveCommand", "--parameters", "command=sleep 1; stty size; echo hi$((1+1))"), 30, 100)
-			sid := tm.expectSub(0, `Starting session with SessionId: (\S+)\n`)[1]
+			sid := tm.ExpectSub(0, `Starting session with SessionId: (\S+)\n`)[1]
 			// The parameter is the whole command, run by sh in a PTY of
 			// the plugin's size.
-			pos := tm.expect(tm.pos, `30 100\nhi2\n`)
-			tm.expect(pos, `Exiting session with sessionId: `+regexp.QuoteMeta(sid)+`\.`)
-			if code := tm.exitCode(30 * time.Second); code != 0 {
+			pos := tm.Expect(tm.Pos, `30 100\nhi2\n`)
+			tm.Expect(pos, `Exiting session with sessionId: `+regexp.QuoteMeta(sid)+`\.`)
+			if code := tm.ExitCode(30 * time.Second); code != 0 {
 				t.Errorf("exit status %d, want 0", code)
 			}
 			waitHistory(&r, sid)
@@ -61,12 +61,12 @@ func TestCommandsSession(t *testing.T) {
 				t.Errorf("create-document: %v", v)
 			}
 			tm := startTerm(t, r.command("ssm", "start-session", "--target", s.InstanceID, "--document-name", name), 24, 80)
-			sid := tm.expectSub(0, `Starting session with SessionId: (\S+)\n`)[1]
-			pos := tm.expect(tm.pos, `out1\nout2\n`)
-			tm.expect(tm.pos, `err1\n`)
-			tm.expect(pos, `EXIT_CODE: 5`)
-			tm.expect(pos, `Exiting session with sessionId: `+regexp.QuoteMeta(sid)+`\.`)
-			if code := tm.exitCode(30 * time.Second); code != 0 {
+			sid := tm.ExpectSub(0, `Starting session with SessionId: (\S+)\n`)[1]
+			pos := tm.Expect(tm.Pos, `out1\nout2\n`)
+			tm.Expect(tm.Pos, `err1\n`)
+			tm.Expect(pos, `EXIT_CODE: 5`)
+			tm.Expect(pos, `Exiting session with sessionId: `+regexp.QuoteMeta(sid)+`\.`)
+			if code := tm.ExitCode(30 * time.Second); code != 0 {
 				t.Errorf("exit status %d, want 0 (the plugin does not pass the exit code on)", code)
 			}
 			waitHistory(&r, sid)
@@ -78,9 +78,9 @@ func TestCommandsSession(t *testing.T) {
 		for range 10 {
 			tm := startTerm(t, r.command("ssm", "start-session", "--target", s.InstanceID,
 				"--document-name", "AWS-StartInteractiveCommand", "--parameters", "command=echo hi$((1+1))"), 30, 100)
-			sid := tm.expectSub(0, `Starting session with SessionId: (\S+)\n`)[1]
-			tm.expect(tm.pos, `hi2\n(.|\n)*Exiting session with sessionId: `+regexp.QuoteMeta(sid)+`\.`)
-			if code := tm.exitCode(30 * time.Second); code != 0 {
+			sid := tm.ExpectSub(0, `Starting session with SessionId: (\S+)\n`)[1]
+			tm.Expect(tm.Pos, `hi2\n(.|\n)*Exiting session with sessionId: `+regexp.QuoteMeta(sid)+`\.`)
+			if code := tm.ExitCode(30 * time.Second); code != 0 {
 				t.Errorf("exit status %d, want 0", code)
 			}
 		}

@@ -54,30 +54,30 @@ func TestPluginReconnect(t *testing.T) {
 
 	r := newCLIRun(t, clis[0], s, plugin)
 	tm := startTerm(t, r.command("ssm", "start-session", "--target", s.InstanceID), 24, 80)
-	sid := tm.expectSub(0, `Starting session with SessionId: (\S+)\n`)[1]
-	pos := tm.expect(tm.pos, `[#$] `)
-	tm.send("echo A$((1+1))\r")
-	pos = tm.expect(pos, `\nA2\n`)
+	sid := tm.ExpectSub(0, `Starting session with SessionId: (\S+)\n`)[1]
+	pos := tm.Expect(tm.Pos, `[#$] `)
+	tm.Send("echo A$((1+1))\r")
+	pos = tm.Expect(pos, `\nA2\n`)
 
 	// Output that the shell prints while the plugin is away: its new
 	// connections are refused for 600 ms. (It tries five times, after delays
 	// doubling from 100-200 ms, so 1.5 to 3 s in all, then gives up.)
-	tm.send("sleep 0.3; echo C$((3+3))\r")
-	pos = tm.expect(pos, `sleep 0\.3`)
+	tm.Send("sleep 0.3; echo C$((3+3))\r")
+	pos = tm.Expect(pos, `sleep 0\.3`)
 	px.refuse(600 * time.Millisecond)
 	if n := px.cut(); n != 1 {
 		t.Fatalf("cut %d plugin connections, want 1", n)
 	}
-	pos = tm.expect(pos, `\nC6\n`)
+	pos = tm.Expect(pos, `\nC6\n`)
 	if n := px.opened(); n < 2 {
 		t.Errorf("%d plugin connections: the plugin did not reconnect", n)
 	}
 
-	tm.send("echo B$((2+2))\r")
-	pos = tm.expect(pos, `\nB4\n`)
-	tm.send("exit\r")
-	tm.expect(pos, `Exiting session with sessionId: `+regexp.QuoteMeta(sid)+`\.`)
-	if code := tm.exitCode(30 * time.Second); code != 0 {
+	tm.Send("echo B$((2+2))\r")
+	pos = tm.Expect(pos, `\nB4\n`)
+	tm.Send("exit\r")
+	tm.Expect(pos, `Exiting session with sessionId: `+regexp.QuoteMeta(sid)+`\.`)
+	if code := tm.ExitCode(30 * time.Second); code != 0 {
 		t.Errorf("exit status %d, want 0", code)
 	}
 	waitHistory(r, sid)

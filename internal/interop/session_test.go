@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -92,31 +91,31 @@ func TestShellSession(t *testing.T) {
 // the session is open. It returns the session id.
 func ptyShell(t *testing.T, cmd *exec.Cmd, during func(sid string)) string {
 	tm := startTerm(t, cmd, 30, 100)
-	m := tm.expectSub(0, `Starting session with SessionId: (\S+)\n`)
-	sid, pos := m[1], tm.pos
+	m := tm.ExpectSub(0, `Starting session with SessionId: (\S+)\n`)
+	sid, pos := m[1], tm.Pos
 	if !regexp.MustCompile(sessionIDPattern).MatchString(sid) {
 		t.Errorf("session id %q", sid)
 	}
-	pos = tm.expect(pos, `[#$] `) // the remote prompt
+	pos = tm.Expect(pos, `[#$] `) // the remote prompt
 
-	tm.send("echo $((6*7))\r")
-	pos = tm.expect(pos, `\n42\n`)
+	tm.Send("echo $((6*7))\r")
+	pos = tm.Expect(pos, `\n42\n`)
 
 	// The remote PTY has the local size, and follows a resize (the plugin
 	// polls for it every 500 ms, tether watches SIGWINCH).
-	tm.send("stty size\r")
-	pos = tm.expect(pos, `\n30 100\n`)
-	if err := pty.Setsize(tm.f, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
+	tm.Send("stty size\r")
+	pos = tm.Expect(pos, `\n30 100\n`)
+	if err := pty.Setsize(tm.F, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; ; i++ {
-		tm.send("stty size\r")
+		tm.Send("stty size\r")
 		var ok bool
-		if pos, ok = tm.wait(pos, `\n40 120\n`, 2*time.Second); ok {
+		if pos, ok = tm.Wait(pos, `\n40 120\n`, 2*time.Second); ok {
 			break
 		}
 		if i == 10 {
-			t.Fatalf("the remote terminal never became 40x120; output:\n%s", tm.output())
+			t.Fatalf("the remote terminal never became 40x120; output:\n%s", tm.Output())
 		}
 	}
 
@@ -124,14 +123,14 @@ func ptyShell(t *testing.T, cmd *exec.Cmd, during func(sid string)) string {
 	// next command waits for the prompt: the plugin sends the Ctrl-C byte
 	// from its signal handler, which may overtake keys typed just after it,
 	// and the remote terminal discards typed-ahead input on an interrupt.
-	tm.send("sleep 30; echo SLEPT$((2+2))\r")
-	pos = tm.expect(pos, `sleep 30`)
+	tm.Send("sleep 30; echo SLEPT$((2+2))\r")
+	pos = tm.Expect(pos, `sleep 30`)
 	time.Sleep(300 * time.Millisecond) // let sleep start; there is nothing to poll for
-	tm.send("\x03")
-	pos = tm.expect(pos, `\^C\n.*[#$] `)
-	tm.send("echo AFTER$((3+3))\r")
-	pos = tm.expect(pos, `\nAFTER6\n`)
-	if strings.Contains(tm.output(), "SLEPT4") {
+	tm.Send("\x03")
+	pos = tm.Expect(pos, `\^C\n.*[#$] `)
+	tm.Send("echo AFTER$((3+3))\r")
+	pos = tm.Expect(pos, `\nAFTER6\n`)
+	if strings.Contains(tm.Output(), "SLEPT4") {
 		t.Error("Ctrl-C did not interrupt the remote job")
 	}
 
@@ -139,10 +138,10 @@ func ptyShell(t *testing.T, cmd *exec.Cmd, during func(sid string)) string {
 		during(sid)
 	}
 
-	tm.send("exit\r")
-	tm.expect(pos, `Exiting session with sessionId: `+regexp.QuoteMeta(sid)+`\.`)
-	if code := tm.exitCode(30 * time.Second); code != 0 {
-		t.Errorf("exit status %d, want 0; output:\n%s", code, tm.output())
+	tm.Send("exit\r")
+	tm.Expect(pos, `Exiting session with sessionId: `+regexp.QuoteMeta(sid)+`\.`)
+	if code := tm.ExitCode(30 * time.Second); code != 0 {
+		t.Errorf("exit status %d, want 0; output:\n%s", code, tm.Output())
 	}
 	return sid
 }
@@ -192,7 +191,7 @@ func pipedShell(r *cliRun, s *testenv.Server) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("still running after 30 s; output:\n%s", out.String())
 	}
-	got := controls.ReplaceAllString(out.String(), "")
+	got := testenv.WithoutControls(out.String())
 	if !regexp.MustCompile(`\nhi2\n`).MatchString(got) || !strings.Contains(got, "Exiting session with sessionId: "+sid+".") {
 		t.Errorf("output:\n%q", got)
 	}
@@ -226,9 +225,9 @@ func closedStdin(r *cliRun, s *testenv.Server) {
 func terminate(r *cliRun, s *testenv.Server) {
 	t := r.t
 	tm := startTerm(t, r.command("ssm", "start-session", "--target", s.InstanceID), 24, 80)
-	m := tm.expectSub(0, `Starting session with SessionId: (\S+)\n`)
+	m := tm.ExpectSub(0, `Starting session with SessionId: (\S+)\n`)
 	sid := m[1]
-	tm.expect(tm.pos, `[#$] `)
+	tm.Expect(tm.Pos, `[#$] `)
 
 	v := r.json(sessionIDShape, "ssm", "terminate-session", "--session-id", sid)
 	if v["SessionId"] != sid {
@@ -236,9 +235,9 @@ func terminate(r *cliRun, s *testenv.Server) {
 	}
 	// The plugin prints "Exiting session with sessionId: ID." or, when the
 	// service says why, "SessionId: ID : why".
-	tm.expect(0, `(Exiting session with sessionId: |SessionId: )`+regexp.QuoteMeta(sid))
-	if code := tm.exitCode(30 * time.Second); code != 0 {
-		t.Errorf("exit status %d, want 0; output:\n%s", code, tm.output())
+	tm.Expect(0, `(Exiting session with sessionId: |SessionId: )`+regexp.QuoteMeta(sid))
+	if code := tm.ExitCode(30 * time.Second); code != 0 {
+		t.Errorf("exit status %d, want 0; output:\n%s", code, tm.Output())
 	}
 	waitHistory(r, sid)
 }
@@ -258,130 +257,10 @@ func waitHistory(r *cliRun, sid string) {
 	})
 }
 
-// term is a client process on the far side of a PTY.
-type term struct {
-	t    *testing.T
-	f    *os.File
-	cmd  *exec.Cmd
-	pos  int // where the last expectSub match ended
-	mu   sync.Mutex
-	buf  strings.Builder
-	done chan struct{} // the process exited
-	read chan struct{} // the PTY reader saw EOF: all output is in buf
-}
-
-// startTerm starts cmd as the session leader of a new PTY. Cleanup kills its
-// whole process group: the AWS CLI runs the plugin as a child.
-func startTerm(t *testing.T, cmd *exec.Cmd, rows, cols uint16) *term {
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: rows, Cols: cols})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tm := &term{t: t, f: f, cmd: cmd, done: make(chan struct{}), read: make(chan struct{})}
-	go func() {
-		defer close(tm.read)
-		b := make([]byte, 4096)
-		for {
-			n, err := f.Read(b)
-			tm.mu.Lock()
-			tm.buf.Write(b[:n])
-			tm.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	go func() {
-		cmd.Wait()
-		close(tm.done)
-	}()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-tm.done
-		f.Close()
-		<-tm.read
-		if t.Failed() {
-			t.Logf("terminal output:\n%q", tm.raw())
-		}
-	})
+// startTerm starts cmd in a real PTY; expectations match its output
+// without control sequences.
+func startTerm(t *testing.T, cmd *exec.Cmd, rows, cols uint16) *testenv.Term {
+	tm := testenv.StartTerm(t, cmd, rows, cols)
+	tm.Plain = true
 	return tm
-}
-
-// controls are the terminal control sequences a shell prints (CSI such as
-// bracketed paste, OSC titles) and carriage returns, which the two ends'
-// line disciplines double.
-var controls = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\r`)
-
-// output is what the terminal shows so far, without control sequences and
-// carriage returns, so that expectations read `\n42\n`.
-func (tm *term) output() string {
-	return controls.ReplaceAllString(tm.raw(), "")
-}
-
-func (tm *term) raw() string {
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	return tm.buf.String()
-}
-
-func (tm *term) send(s string) {
-	if _, err := io.WriteString(tm.f, s); err != nil {
-		tm.t.Fatal(err)
-	}
-}
-
-// wait waits up to d for re to match the output after offset from, and
-// returns the offset after the match.
-func (tm *term) wait(from int, re string, d time.Duration) (int, bool) {
-	rx := regexp.MustCompile(re)
-	deadline := time.Now().Add(d)
-	for {
-		if idx := rx.FindStringIndex(tm.output()[from:]); idx != nil {
-			return from + idx[1], true
-		}
-		if time.Now().After(deadline) {
-			return from, false
-		}
-		select {
-		case <-tm.read:
-			if idx := rx.FindStringIndex(tm.output()[from:]); idx != nil {
-				return from + idx[1], true
-			}
-			return from, false
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// expect is wait that fails the test after 30 s.
-func (tm *term) expect(from int, re string) int {
-	tm.t.Helper()
-	pos, ok := tm.wait(from, re, 30*time.Second)
-	if !ok {
-		tm.t.Fatalf("waiting for %s in output:\n%q", re, tm.output()[from:])
-	}
-	return pos
-}
-
-// expectSub is expect returning the submatches; tm.pos is set past them.
-func (tm *term) expectSub(from int, re string) []string {
-	tm.t.Helper()
-	tm.pos = tm.expect(from, re)
-	return regexp.MustCompile(re).FindStringSubmatch(tm.output()[from:tm.pos])
-}
-
-// exitCode waits up to d for the process to exit and returns its status.
-func (tm *term) exitCode(d time.Duration) int {
-	tm.t.Helper()
-	select {
-	case <-tm.done:
-		select { // the last output may still be in the PTY
-		case <-tm.read:
-		case <-time.After(5 * time.Second):
-		}
-		return tm.cmd.ProcessState.ExitCode()
-	case <-time.After(d):
-		tm.t.Fatalf("still running after %v; output:\n%q", d, tm.output())
-		return -1
-	}
 }
