@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,51 +43,13 @@ func startForward(t *testing.T, s *testenv.Server, target, doc, params string) (
 	return port, p
 }
 
-// httpServer serves /n?i=K → "reply K" on a loopback port.
-func httpServer(t *testing.T) (port int) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "reply %s", r.URL.Query().Get("i"))
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func TestPortForwarding(t *testing.T) {
 	s := testenv.StartDev(t)
-	backend := httpServer(t)
+	backend := testenv.HTTPBackend(t, "127.0.0.1:0")
 	local, cli := startForward(t, s, s.InstanceID, "AWS-StartPortForwardingSession", fmt.Sprintf("portNumber=%d,localPortNumber=0", backend))
 
 	t.Run("50 concurrent HTTP requests through one session", func(t *testing.T) {
-		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
-		var wg sync.WaitGroup
-		errs := make(chan error, 50)
-		for i := range 50 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/n?i=%d", local, i))
-				if err != nil {
-					errs <- err
-					return
-				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				if string(b) != fmt.Sprintf("reply %d", i) {
-					errs <- fmt.Errorf("request %d got %q", i, b)
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Error(err)
-		}
+		testenv.ConcurrentGets(t, fmt.Sprintf("127.0.0.1:%d", local), 50)
 	})
 	t.Run("each forwarded connection is an audit event", func(t *testing.T) {
 		testenv.Eventually(t, 15*time.Second, func() error {
@@ -188,50 +149,9 @@ func TestPortForwarding(t *testing.T) {
 	})
 }
 
-// sshd starts an OpenSSH server on loopback that accepts key for root, and
-// returns its port.
-func sshd(t *testing.T) (port int, key string) {
-	t.Helper()
-	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
-		t.Skip("sshd is not installed (apt-get install openssh-server); .ci/run installs it")
-	}
-	dir := t.TempDir()
-	for _, args := range [][]string{
-		{"-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, "host")},
-		{"-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, "client")},
-	} {
-		if out, err := exec.Command("ssh-keygen", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ssh-keygen: %v %s", err, out)
-		}
-	}
-	pub, _ := os.ReadFile(filepath.Join(dir, "client.pub"))
-	os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600)
-	os.MkdirAll("/run/sshd", 0o755)
-	port = testenv.FreePort(t)
-	cfg := fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nPidFile none\nUsePAM no\nPermitRootLogin prohibit-password\n"+
-		"PasswordAuthentication no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile %s\nStrictModes no\nPrintMotd no\nPrintLastLog no\nSubsystem sftp internal-sftp\n",
-		port, filepath.Join(dir, "host"), filepath.Join(dir, "authorized_keys"))
-	os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(cfg), 0o600)
-	p := testenv.Start(t, nil, "/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
-	testenv.Eventually(t, 15*time.Second, func() error {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			select {
-			case <-p.Done():
-				return testenv.Permanent(fmt.Errorf("sshd exited: %s", p.Stderr.String()))
-			default:
-			}
-			return err
-		}
-		c.Close()
-		return nil
-	})
-	return port, filepath.Join(dir, "client")
-}
-
 func TestSSHThroughTunnel(t *testing.T) {
 	s := testenv.StartDev(t)
-	port, key := sshd(t)
+	port, key := testenv.StartSSHD(t)
 	proxy := fmt.Sprintf("%s start-session --target %%h --document-name AWS-StartSSHSession --parameters portNumber=%%p", s.Bins.CLI)
 	sshArgs := []string{"-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
 		"-o", "LogLevel=ERROR", "-o", "ProxyCommand=" + proxy, "-i", key}
@@ -271,7 +191,7 @@ func TestSSHThroughTunnel(t *testing.T) {
 		}
 	})
 	t.Run("ssh -L forwards through the tunnel", func(t *testing.T) {
-		backend := httpServer(t)
+		backend := testenv.HTTPBackend(t, "127.0.0.1:0")
 		lport := testenv.FreePort(t)
 		cmd := exec.Command("ssh", append(sshArgs, "-N", "-L", fmt.Sprintf("%d:127.0.0.1:%d", lport, backend), "-p", fmt.Sprint(port), "root@"+s.InstanceID)...)
 		cmd.Env = env

@@ -19,7 +19,7 @@ import (
 	"github.com/tetherhq/tether/internal/testenv"
 )
 
-// sshOverTether returns ssh options that reach the sshd started by sshd()
+// sshOverTether returns ssh options that reach the sshd started by testenv.StartSSHD
 // through `tether start-session --document-name AWS-StartSSHSession` as a
 // ProxyCommand, the ~/.ssh/config block of the README; the host to name is
 // root@<instance id>.
@@ -42,7 +42,7 @@ func shellQuote(args []string) string {
 // ProxyCommand, as the README promises.
 func TestSSHToolsThroughTunnel(t *testing.T) {
 	s := testenv.StartDev(t)
-	port, key := sshd(t)
+	port, key := testenv.StartSSHD(t)
 	sshArgs := sshOverTether(s, port, key)
 	env := append(os.Environ(), s.Env()...)
 	host := "root@" + s.InstanceID
@@ -139,7 +139,7 @@ func TestSSHToolsThroughTunnel(t *testing.T) {
 	})
 
 	t.Run("ssh -D serves SOCKS through the tunnel", func(t *testing.T) {
-		backend := httpServer(t)
+		backend := testenv.HTTPBackend(t, "127.0.0.1:0")
 		lport := testenv.FreePort(t)
 		args := append(append([]string{}, sshArgs...), "-N", "-o", "ExitOnForwardFailure=yes", "-D", fmt.Sprintf("127.0.0.1:%d", lport), host)
 		p := testenv.Start(t, s.Env(), "ssh", args...)

@@ -2,14 +2,10 @@ package interop
 
 import (
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -116,61 +112,6 @@ func (c *bgClient) opened() (port, sid string) {
 		c.t.Errorf("session id %q", m[2])
 	}
 	return m[1], m[2]
-}
-
-// httpBackend serves GET /?i=K with "reply K" on addr (host:0) and returns
-// its port.
-func httpBackend(t *testing.T, addr string) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "reply %s", r.URL.Query().Get("i"))
-	})}
-	done := make(chan struct{})
-	go func() {
-		srv.Serve(ln)
-		close(done)
-	}()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// concurrentGets makes n HTTP requests at once, each on its own connection,
-// to http://localhost:port (where both clients listen) and fails the test
-// for every one that does not get its own reply.
-func concurrentGets(t *testing.T, port string, n int) {
-	t.Helper()
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
-	defer client.CloseIdleConnections()
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := client.Get(fmt.Sprintf("http://localhost:%s/?i=%d", port, i))
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer resp.Body.Close()
-			b, err := io.ReadAll(resp.Body)
-			if err != nil || resp.StatusCode != 200 || string(b) != fmt.Sprintf("reply %d", i) {
-				errs <- fmt.Errorf("request %d: %s %q %v", i, resp.Status, b, err)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
 }
 
 // tetherCommand is `tether args...` against s, as the admin.

@@ -43,7 +43,7 @@ func TestPortForwarding(t *testing.T) {
 	clis := findCLIs(t)
 	plugin := pluginDir(t)
 	s := testenv.StartDev(t)
-	backend := httpBackend(t, "127.0.0.1:0")
+	backend := testenv.HTTPBackend(t, "127.0.0.1:0")
 
 	// An agent whose deny list lets remote-host sessions reach loopback:
 	// the permitted remote-host case that runs on every machine.
@@ -54,7 +54,7 @@ func TestPortForwarding(t *testing.T) {
 	remote := hostAddress()
 	var remoteBackend int
 	if remote != "" {
-		remoteBackend = httpBackend(t, net.JoinHostPort(remote, "0"))
+		remoteBackend = testenv.HTTPBackend(t, net.JoinHostPort(remote, "0"))
 		t.Logf("remote host for the dev agent: %s", remote)
 	}
 
@@ -92,7 +92,7 @@ func TestPortForwarding(t *testing.T) {
 			fw := c.start(t, s.InstanceID, "AWS-StartPortForwardingSession", fmt.Sprintf("portNumber=%d,localPortNumber=0", backend))
 			port, sid := fw.opened()
 			fw.expect(`\nWaiting for connections\.\.\.\n`)
-			concurrentGets(t, port, 20)
+			testenv.ConcurrentGets(t, "localhost:"+port, 20)
 			checkActive(r, sid, s.InstanceID, "AWS-StartPortForwardingSession")
 			stop(r, fw, c, sid)
 		})
@@ -124,7 +124,7 @@ func TestPortForwarding(t *testing.T) {
 			fw := c.start(t, open, "AWS-StartPortForwardingSessionToRemoteHost",
 				fmt.Sprintf("host=127.0.0.1,portNumber=%d,localPortNumber=0", backend))
 			port, sid := fw.opened()
-			concurrentGets(t, port, 20)
+			testenv.ConcurrentGets(t, "localhost:"+port, 20)
 			terminateFromAPI(r, fw, c, sid)
 		})
 
@@ -137,7 +137,7 @@ func TestPortForwarding(t *testing.T) {
 			fw := c.start(t, s.InstanceID, "AWS-StartPortForwardingSessionToRemoteHost",
 				fmt.Sprintf("host=%s,portNumber=%d,localPortNumber=0", remote, remoteBackend))
 			port, sid := fw.opened()
-			concurrentGets(t, port, 20)
+			testenv.ConcurrentGets(t, "localhost:"+port, 20)
 			terminateFromAPI(r, fw, c, sid)
 		})
 	}
