@@ -96,30 +96,26 @@ func (s *Store) ListAuditEvents(ctx context.Context, f store.AuditFilter) ([]sto
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	out, err := queryAll(ctx, s.r, scanAuditEvent, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
-	defer rows.Close()
-	var out []store.AuditEvent
-	for rows.Next() {
-		var e store.AuditEvent
-		var ms sql.NullInt64
-		var details string
-		if err := rows.Scan(&e.ID, &ms, &e.Kind, &e.Principal, &e.Action, &e.Resource, &e.SourceIP,
-			&e.Outcome, &e.ErrorCode, &e.Reason, &e.RequestID, &e.Parameters, &details); err != nil {
-			return nil, fmt.Errorf("list audit events: %w", err)
-		}
-		e.Time = fromMillis(ms)
-		if details != "" {
-			if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
-				return nil, fmt.Errorf("list audit events: event %s details: %w", e.ID, err)
-			}
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list audit events: %w", err)
-	}
 	return out, nil
+}
+
+func scanAuditEvent(row rowScanner) (store.AuditEvent, error) {
+	var e store.AuditEvent
+	var ms sql.NullInt64
+	var details string
+	if err := row.Scan(&e.ID, &ms, &e.Kind, &e.Principal, &e.Action, &e.Resource, &e.SourceIP,
+		&e.Outcome, &e.ErrorCode, &e.Reason, &e.RequestID, &e.Parameters, &details); err != nil {
+		return e, err
+	}
+	e.Time = fromMillis(ms)
+	if details != "" {
+		if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
+			return e, fmt.Errorf("event %s details: %w", e.ID, err)
+		}
+	}
+	return e, nil
 }

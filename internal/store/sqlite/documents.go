@@ -91,7 +91,7 @@ func (s *Store) AddDocumentVersion(ctx context.Context, name, content, format, h
 // documents row aliased d.
 const documentColumns = `v.document_name, v.version, v.content, v.format, d.document_type, v.hash, v.created_at`
 
-func scanDocument(row interface{ Scan(...any) error }) (store.Document, error) {
+func scanDocument(row rowScanner) (store.Document, error) {
 	var d store.Document
 	var n int64
 	var created sql.NullInt64
@@ -142,7 +142,7 @@ const documentInfoColumns = `d.name, d.document_type,
 	(SELECT v.format FROM document_versions v WHERE v.document_name = d.name AND v.version = d.default_version),
 	d.default_version, d.last_version, d.created_at`
 
-func scanDocumentInfo(row interface{ Scan(...any) error }) (store.DocumentInfo, error) {
+func scanDocumentInfo(row rowScanner) (store.DocumentInfo, error) {
 	var i store.DocumentInfo
 	var def, last int64
 	var created sql.NullInt64
@@ -167,22 +167,7 @@ func (s *Store) GetDocumentInfo(ctx context.Context, name string) (store.Documen
 
 // ListDocuments implements store.Store.
 func (s *Store) ListDocuments(ctx context.Context) ([]store.DocumentInfo, error) {
-	is, err := func() ([]store.DocumentInfo, error) {
-		rows, err := s.r.QueryContext(ctx, `SELECT `+documentInfoColumns+` FROM documents d ORDER BY d.name`)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var is []store.DocumentInfo
-		for rows.Next() {
-			i, err := scanDocumentInfo(rows)
-			if err != nil {
-				return nil, err
-			}
-			is = append(is, i)
-		}
-		return is, rows.Err()
-	}()
+	is, err := queryAll(ctx, s.r, scanDocumentInfo, `SELECT `+documentInfoColumns+` FROM documents d ORDER BY d.name`)
 	if err != nil {
 		return nil, fmt.Errorf("list documents: %w", err)
 	}
@@ -209,21 +194,11 @@ func (s *Store) ListDocumentVersions(ctx context.Context, name string) ([]store.
 		if err := requireDocument(ctx, tx, name); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+documentColumns+`
+		var err error
+		ds, err = queryAll(ctx, tx, scanDocument, `SELECT `+documentColumns+`
 			FROM document_versions v JOIN documents d ON d.name = v.document_name
 			WHERE v.document_name = ? ORDER BY v.version DESC`, name)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := scanDocument(rows)
-			if err != nil {
-				return err
-			}
-			ds = append(ds, d)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list versions of document %s: %w", name, err)

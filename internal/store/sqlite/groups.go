@@ -24,7 +24,7 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
 	return nil
 }
 
-func scanGroup(row interface{ Scan(...any) error }) (store.Group, error) {
+func scanGroup(row rowScanner) (store.Group, error) {
 	var g store.Group
 	var created sql.NullInt64
 	if err := row.Scan(&g.Name, &g.ID, &created); err != nil {
@@ -53,20 +53,7 @@ func (s *Store) ListGroups(ctx context.Context) ([]store.Group, error) {
 }
 
 func queryGroups(ctx context.Context, q queryer, query string, args ...any) ([]store.Group, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var gs []store.Group
-	for rows.Next() {
-		g, err := scanGroup(rows)
-		if err != nil {
-			return nil, err
-		}
-		gs = append(gs, g)
-	}
-	return gs, rows.Err()
+	return queryAll(ctx, q, scanGroup, query, args...)
 }
 
 // DeleteGroup implements store.Store. Memberships, inline policies and
@@ -156,20 +143,10 @@ func (s *Store) ListGroupMembers(ctx context.Context, group string) ([]string, e
 		if err := requireGroup(ctx, tx, group); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx,
+		var err error
+		names, err = queryAll(ctx, tx, scanString,
 			`SELECT user_name FROM group_members WHERE group_name = ? ORDER BY user_name`, group)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var n string
-			if err := rows.Scan(&n); err != nil {
-				return err
-			}
-			names = append(names, n)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list members of group %s: %w", group, err)
@@ -214,7 +191,7 @@ const managedPolicyColumns = `p.name, p.id, p.description, p.default_version,
 	(SELECT COUNT(*) FROM policy_attachments a WHERE a.policy_name = p.name),
 	p.created_at, p.updated_at`
 
-func scanManagedPolicy(row interface{ Scan(...any) error }) (store.ManagedPolicy, error) {
+func scanManagedPolicy(row rowScanner) (store.ManagedPolicy, error) {
 	var p store.ManagedPolicy
 	var def int64
 	var created, updated sql.NullInt64
@@ -228,20 +205,7 @@ func scanManagedPolicy(row interface{ Scan(...any) error }) (store.ManagedPolicy
 }
 
 func queryManagedPolicies(ctx context.Context, q queryer, query string, args ...any) ([]store.ManagedPolicy, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ps []store.ManagedPolicy
-	for rows.Next() {
-		p, err := scanManagedPolicy(rows)
-		if err != nil {
-			return nil, err
-		}
-		ps = append(ps, p)
-	}
-	return ps, rows.Err()
+	return queryAll(ctx, q, scanManagedPolicy, query, args...)
 }
 
 // CreateManagedPolicy implements store.Store. The policy's DefaultVersionID
@@ -374,7 +338,7 @@ func (s *Store) CreatePolicyVersion(ctx context.Context, policy, document string
 // its managed_policies row aliased p.
 const policyVersionColumns = `v.policy_name, v.version, v.document, v.version = p.default_version, v.created_at`
 
-func scanPolicyVersion(row interface{ Scan(...any) error }) (store.PolicyVersion, error) {
+func scanPolicyVersion(row rowScanner) (store.PolicyVersion, error) {
 	var v store.PolicyVersion
 	var n int64
 	var created sql.NullInt64
@@ -412,21 +376,11 @@ func (s *Store) ListPolicyVersions(ctx context.Context, policy string) ([]store.
 		if err := requireManagedPolicy(ctx, tx, policy); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+policyVersionColumns+`
+		var err error
+		vs, err = queryAll(ctx, tx, scanPolicyVersion, `SELECT `+policyVersionColumns+`
 			FROM policy_versions v JOIN managed_policies p ON p.name = v.policy_name
 			WHERE v.policy_name = ? ORDER BY v.version DESC`, policy)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			v, err := scanPolicyVersion(rows)
-			if err != nil {
-				return err
-			}
-			vs = append(vs, v)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list versions of managed policy %s: %w", policy, err)

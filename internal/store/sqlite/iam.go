@@ -61,22 +61,14 @@ func getUser(ctx context.Context, q queryer, name string) (store.User, error) {
 
 // ListUsers implements store.Store.
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT name, id, created_at FROM users ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var us []store.User
-	for rows.Next() {
+	us, err := queryAll(ctx, s.r, func(row rowScanner) (store.User, error) {
 		var u store.User
 		var created sql.NullInt64
-		if err := rows.Scan(&u.Name, &u.ID, &created); err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
+		err := row.Scan(&u.Name, &u.ID, &created)
 		u.CreatedAt = fromMillis(created)
-		us = append(us, u)
-	}
-	if err := rows.Err(); err != nil {
+		return u, err
+	}, `SELECT name, id, created_at FROM users ORDER BY name`)
+	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return us, nil
@@ -146,7 +138,7 @@ func (s *Store) CreateAccessKey(ctx context.Context, k store.AccessKey) error {
 
 const accessKeyColumns = `id, user_name, sealed_secret, status, created_at, last_used_at`
 
-func scanAccessKey(row interface{ Scan(...any) error }) (store.AccessKey, error) {
+func scanAccessKey(row rowScanner) (store.AccessKey, error) {
 	var k store.AccessKey
 	var status string
 	var created, used sql.NullInt64
@@ -176,20 +168,10 @@ func (s *Store) ListAccessKeys(ctx context.Context, userName string) ([]store.Ac
 		if err := requireUser(ctx, tx, userName); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+accessKeyColumns+` FROM access_keys
+		var err error
+		ks, err = queryAll(ctx, tx, scanAccessKey, `SELECT `+accessKeyColumns+` FROM access_keys
 			WHERE user_name = ? ORDER BY created_at, id`, userName)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			k, err := scanAccessKey(rows)
-			if err != nil {
-				return err
-			}
-			ks = append(ks, k)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list access keys of user %s: %w", userName, err)

@@ -45,20 +45,12 @@ func (s *Store) listInline(ctx context.Context, o inlineOwner, owner string) ([]
 		if err := o.require(ctx, tx, owner); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx,
-			fmt.Sprintf(`SELECT name, document FROM %s WHERE %s = ? ORDER BY name`, o.table, o.column), owner)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var p store.Policy
-			if err := rows.Scan(&p.Name, &p.Document); err != nil {
-				return err
-			}
-			ps = append(ps, p)
-		}
-		return rows.Err()
+		var err error
+		ps, err = queryAll(ctx, tx, func(row rowScanner) (p store.Policy, err error) {
+			err = row.Scan(&p.Name, &p.Document)
+			return p, err
+		}, fmt.Sprintf(`SELECT name, document FROM %s WHERE %s = ? ORDER BY name`, o.table, o.column), owner)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list policies of %s %s: %w", o.noun, owner, err)

@@ -29,7 +29,7 @@ func (s *Store) CreateActivation(ctx context.Context, a store.Activation) error 
 const activationColumns = `id, code_hash, description, default_instance_name, iam_role,
 	registration_limit, registrations_count, expiration_date, created_date`
 
-func scanActivation(row interface{ Scan(...any) error }) (store.Activation, error) {
+func scanActivation(row rowScanner) (store.Activation, error) {
 	var a store.Activation
 	var exp, created sql.NullInt64
 	if err := row.Scan(&a.ID, &a.CodeHash, &a.Description, &a.DefaultInstanceName, &a.IamRole,
@@ -53,21 +53,9 @@ func (s *Store) GetActivation(ctx context.Context, id string) (store.Activation,
 
 // ListActivations implements store.Store.
 func (s *Store) ListActivations(ctx context.Context) ([]store.Activation, error) {
-	rows, err := s.r.QueryContext(ctx,
+	as, err := queryAll(ctx, s.r, scanActivation,
 		`SELECT `+activationColumns+` FROM activations ORDER BY created_date, id`)
 	if err != nil {
-		return nil, fmt.Errorf("list activations: %w", err)
-	}
-	defer rows.Close()
-	var as []store.Activation
-	for rows.Next() {
-		a, err := scanActivation(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list activations: %w", err)
-		}
-		as = append(as, a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list activations: %w", err)
 	}
 	return as, nil
@@ -142,7 +130,7 @@ const instanceColumns = `id, name, activation_id, iam_role, public_key, registra
 	computer_name, platform_type, platform_name, platform_version, agent_version, ip_address,
 	last_ping_at`
 
-func scanInstance(row interface{ Scan(...any) error }) (store.Instance, error) {
+func scanInstance(row rowScanner) (store.Instance, error) {
 	var i store.Instance
 	var reg, ping sql.NullInt64
 	if err := row.Scan(&i.ID, &i.Name, &i.ActivationID, &i.IamRole, &i.PublicKey, &reg,
@@ -167,20 +155,8 @@ func (s *Store) GetInstance(ctx context.Context, id string) (store.Instance, err
 
 // ListInstances implements store.Store.
 func (s *Store) ListInstances(ctx context.Context) ([]store.Instance, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+instanceColumns+` FROM instances ORDER BY id`)
+	is, err := queryAll(ctx, s.r, scanInstance, `SELECT `+instanceColumns+` FROM instances ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("list instances: %w", err)
-	}
-	defer rows.Close()
-	var is []store.Instance
-	for rows.Next() {
-		i, err := scanInstance(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list instances: %w", err)
-		}
-		is = append(is, i)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list instances: %w", err)
 	}
 	return is, nil
@@ -312,21 +288,12 @@ func (s *Store) ListTags(ctx context.Context, rt store.ResourceType, id string) 
 		if err := requireResource(ctx, tx, rt, id); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx,
-			`SELECT key, value FROM tags WHERE resource_type = ? AND resource_id = ? ORDER BY key`,
-			string(rt), id)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var t store.Tag
-			if err := rows.Scan(&t.Key, &t.Value); err != nil {
-				return err
-			}
-			ts = append(ts, t)
-		}
-		return rows.Err()
+		var err error
+		ts, err = queryAll(ctx, tx, func(row rowScanner) (t store.Tag, err error) {
+			err = row.Scan(&t.Key, &t.Value)
+			return t, err
+		}, `SELECT key, value FROM tags WHERE resource_type = ? AND resource_id = ? ORDER BY key`, string(rt), id)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list tags of %s %s: %w", rt, id, err)

@@ -47,7 +47,7 @@ func transcriptJSON(t store.Transcript) string {
 	return string(b)
 }
 
-func scanSession(row interface{ Scan(...any) error }) (store.Session, error) {
+func scanSession(row rowScanner) (store.Session, error) {
 	var ss store.Session
 	var start, end, code sql.NullInt64
 	var transcript string
@@ -159,20 +159,8 @@ func (s *Store) ListSessions(ctx context.Context, f store.SessionFilter) ([]stor
 	}
 	q += ` ORDER BY start_date DESC, id`
 
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	ss, err := queryAll(ctx, s.r, scanSession, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
-	}
-	defer rows.Close()
-	var ss []store.Session
-	for rows.Next() {
-		x, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list sessions: %w", err)
-		}
-		ss = append(ss, x)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
 	return ss, nil
