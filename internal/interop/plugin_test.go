@@ -1,20 +1,11 @@
 package interop
 
 import (
-	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/tetherhq/tether/internal/testenv"
 )
@@ -36,86 +27,14 @@ var (
 // building it twice.
 func pluginDir(t testing.TB) string {
 	t.Helper()
-	pluginOnce.Do(func() { pluginBin, pluginErr = buildPlugin(t) })
+	pluginOnce.Do(func() {
+		pluginBin, _, pluginErr = testenv.BuildTool(t, testenv.ToolBuild{Name: "session-manager-plugin",
+			Module: "interop/plugin", Package: pluginPkg, Expect: "about 30 s"})
+	})
 	if pluginErr != nil {
 		t.Fatalf("session-manager-plugin: %v", pluginErr)
 	}
 	return filepath.Dir(pluginBin)
-}
-
-func buildPlugin(t testing.TB) (string, error) {
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	mod := filepath.Join(root, "interop", "plugin")
-	h := sha256.New()
-	for _, f := range []string{"go.mod", "go.sum"} {
-		b, err := os.ReadFile(filepath.Join(mod, f))
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(h, "%s %d\n", f, len(b))
-		h.Write(b)
-	}
-	fmt.Fprintf(h, "%s/%s\n", runtime.GOOS, runtime.GOARCH)
-	cache, err := os.UserCacheDir()
-	if err != nil { // no HOME: still cached, for this boot at least
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "tether-interop", hex.EncodeToString(h.Sum(nil))[:16])
-	bin := filepath.Join(dir, "session-manager-plugin")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", fmt.Errorf("lock %s: %w", lock.Name(), err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if _, err := os.Stat(bin); err == nil {
-		t.Logf("session-manager-plugin: cached %s", bin)
-		return bin, nil
-	}
-
-	t.Logf("session-manager-plugin: building %s into %s (first run on this machine, about 30 s)", pluginPkg, dir)
-	start := time.Now()
-	tmp := bin + ".tmp"
-	cmd := exec.Command("go", "build", "-v", "-o", tmp, pluginPkg)
-	cmd.Dir = mod
-	// The module is built on its own terms: no workspace, no flags meant for
-	// Tether's module.
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
-	out, err := cmd.StderrPipe()
-	if err != nil {
-		return "", err
-	}
-	cmd.Stdout = cmd.Stderr
-	if err := cmd.Start(); err != nil {
-		return "", err
-	}
-	// go build -v names each package as it compiles: that is the progress.
-	var log strings.Builder
-	sc := bufio.NewScanner(out)
-	n := 0
-	for sc.Scan() {
-		n++
-		log.WriteString(sc.Text() + "\n")
-		t.Logf("session-manager-plugin: [%3d, %4.1fs] %s", n, time.Since(start).Seconds(), sc.Text())
-	}
-	io.Copy(io.Discard, out)
-	if err := cmd.Wait(); err != nil {
-		return "", fmt.Errorf("go build in %s: %v\n%s", mod, err, log.String())
-	}
-	if err := os.Rename(tmp, bin); err != nil {
-		return "", err
-	}
-	t.Logf("session-manager-plugin: built in %.1fs", time.Since(start).Seconds())
-	return bin, nil
 }
 
 // TestPluginBuilds builds (or finds) the plugin and checks it is the source

@@ -1,19 +1,12 @@
 package testenv
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -47,7 +40,10 @@ var (
 // compile always fails the test.
 func S3ServerBinary(t testing.TB) string {
 	t.Helper()
-	s3BinOnce.Do(func() { s3Bin, s3BinSkip, s3BinErr = buildS3Server(t) })
+	s3BinOnce.Do(func() {
+		s3Bin, s3BinSkip, s3BinErr = BuildTool(t, ToolBuild{Name: "versitygw", Module: "interop/s3server",
+			Package: s3ServerPkg, CacheKey: "s3server-", Expect: "2-3 minutes"})
+	})
 	if s3BinErr != nil {
 		if s3BinSkip && os.Getenv("CI") == "" {
 			t.Skipf("no S3 server to test against: %v", s3BinErr)
@@ -55,94 +51,6 @@ func S3ServerBinary(t testing.TB) string {
 		t.Fatalf("S3 server (versitygw): %v", s3BinErr)
 	}
 	return s3Bin
-}
-
-func buildS3Server(t testing.TB) (bin string, skip bool, err error) {
-	root, err := RepoRoot()
-	if err != nil {
-		return "", false, err
-	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		return "", true, fmt.Errorf("the go command is needed to build versitygw: %v", err)
-	}
-	mod := filepath.Join(root, "interop", "s3server")
-	h := sha256.New()
-	for _, f := range []string{"go.mod", "go.sum"} {
-		b, err := os.ReadFile(filepath.Join(mod, f))
-		if err != nil {
-			return "", false, err
-		}
-		fmt.Fprintf(h, "%s %d\n", f, len(b))
-		h.Write(b)
-	}
-	fmt.Fprintf(h, "%s/%s\n", runtime.GOOS, runtime.GOARCH)
-	cache, err := os.UserCacheDir()
-	if err != nil { // no HOME: still cached, for this boot at least
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "tether-interop", "s3server-"+hex.EncodeToString(h.Sum(nil))[:16])
-	bin = filepath.Join(dir, "versitygw")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", false, err
-	}
-	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return "", false, err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", false, fmt.Errorf("lock %s: %w", lock.Name(), err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if _, err := os.Stat(bin); err == nil {
-		t.Logf("versitygw: cached %s", bin)
-		return bin, false, nil
-	}
-
-	// The module is built on its own terms: no workspace, no flags meant
-	// for Tether's module.
-	env := append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
-	start := time.Now()
-	t.Logf("versitygw: downloading the modules of %s", mod)
-	dl := exec.Command(gobin, "mod", "download")
-	dl.Dir, dl.Env = mod, env
-	if out, err := dl.CombinedOutput(); err != nil {
-		return "", true, fmt.Errorf("go mod download in %s: %v\n%s", mod, err, out)
-	}
-	t.Logf("versitygw: modules ready in %.1fs; building %s into %s (first run on this machine, 2-3 minutes)",
-		time.Since(start).Seconds(), s3ServerPkg, dir)
-	tmp := bin + ".tmp"
-	cmd := exec.Command(gobin, "build", "-v", "-trimpath", "-o", tmp, s3ServerPkg)
-	cmd.Dir, cmd.Env = mod, env
-	out, err := cmd.StderrPipe()
-	if err != nil {
-		return "", false, err
-	}
-	cmd.Stdout = cmd.Stderr
-	if err := cmd.Start(); err != nil {
-		return "", false, err
-	}
-	// go build -v names each package as it compiles: that is the progress.
-	var log strings.Builder
-	sc := bufio.NewScanner(out)
-	n := 0
-	for sc.Scan() {
-		n++
-		log.WriteString(sc.Text() + "\n")
-		if n%25 == 0 {
-			t.Logf("versitygw: [%3d packages, %5.1fs] %s", n, time.Since(start).Seconds(), sc.Text())
-		}
-	}
-	io.Copy(io.Discard, out)
-	if err := cmd.Wait(); err != nil {
-		return "", false, fmt.Errorf("go build in %s: %v\n%s", mod, err, log.String())
-	}
-	if err := os.Rename(tmp, bin); err != nil {
-		return "", false, err
-	}
-	t.Logf("versitygw: built in %.1fs (%d packages)", time.Since(start).Seconds(), n)
-	return bin, false, nil
 }
 
 // S3Server is a running S3-compatible server (versitygw's posix backend)
