@@ -89,6 +89,15 @@ func (p *Plain) Write(s string) []string {
 	return out
 }
 
+// Clone returns a copy that shares no memory with p.
+func (p Plain) Clone() Plain {
+	p.line = append([]byte(nil), p.line...)
+	return p
+}
+
+// Reset drops the unfinished last line.
+func (p *Plain) Reset() { p.line = p.line[:0] }
+
 // Pending returns the unfinished last line.
 func (p *Plain) Pending() string { return string(p.line) }
 

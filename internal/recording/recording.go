@@ -71,13 +71,53 @@ type staged struct {
 	mu         sync.Mutex
 	sid, kind  string
 	sess       store.Session
-	path       string
+	path       string // the transcript as received
 	size       int64
-	header     *asciicast.Header
-	last       float64 // last event time
-	plain      asciicast.Plain
+	logPath    string // its plain-text lines so far (cast), written as they arrive
+	logSize    int64
+	lines      lineState
 	synced     time.Time
 	finalizing bool
+}
+
+// lineState is what checking a transcript remembers from line to line.
+type lineState struct {
+	header *asciicast.Header
+	last   float64 // last event time
+	plain  asciicast.Plain
+}
+
+// check checks one line (without its newline) of a transcript of kind and
+// returns the plain-text lines it completes (cast) or the connection it
+// records (events).
+func (ls *lineState) check(kind string, line []byte) (text []string, te *TunnelEvent, err error) {
+	if kind == api.KindEvents {
+		te = new(TunnelEvent)
+		if err := json.Unmarshal(line, te); err != nil {
+			return nil, nil, fmt.Errorf("connection event: %w", err)
+		}
+		return nil, te, nil
+	}
+	if ls.header == nil {
+		h, err := asciicast.ParseHeader(line)
+		if err != nil {
+			return nil, nil, err
+		}
+		ls.header = &h
+		return nil, nil, nil
+	}
+	ev, err := asciicast.ParseEvent(line)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ev.Time < ls.last {
+		return nil, nil, fmt.Errorf("event time %.6f goes back from %.6f", ev.Time, ls.last)
+	}
+	ls.last = ev.Time
+	if ev.Code == asciicast.Output {
+		text = ls.plain.Write(ev.Data)
+	}
+	return text, nil, nil
 }
 
 // New returns a Service.
@@ -198,7 +238,8 @@ func (s *Service) open(ctx context.Context, sid, kind string) (*staged, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &staged{sid: sid, kind: kind, sess: sess, path: filepath.Join(s.staging, sid+"."+kind)}
+	st := &staged{sid: sid, kind: kind, sess: sess, path: filepath.Join(s.staging, sid+"."+kind),
+		logPath: filepath.Join(s.staging, sid+".log")}
 	if err := st.load(); err != nil {
 		return nil, err
 	}
@@ -206,7 +247,8 @@ func (s *Service) open(ctx context.Context, sid, kind string) (*staged, error) {
 	return st, nil
 }
 
-// load picks up a staging file left by an earlier run.
+// load picks up a staging file left by an earlier run: it checks it again,
+// drops a torn last line, and rebuilds the plain-text lines.
 func (st *staged) load() error {
 	f, err := os.Open(st.path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -220,6 +262,12 @@ func (st *staged) load() error {
 	if err != nil {
 		return err
 	}
+	lf, err := os.OpenFile(st.logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	lw := bufio.NewWriter(lf)
 	br := bufio.NewReaderSize(f, 64<<10)
 	var valid int64
 	for {
@@ -227,20 +275,18 @@ func (st *staged) load() error {
 		if err != nil {
 			break // a torn last line (crash mid-write) is dropped
 		}
-		if st.kind == api.KindCast {
-			if st.header == nil {
-				h, herr := asciicast.ParseHeader(line)
-				if herr != nil {
-					break
-				}
-				st.header = &h
-			} else if ev, eerr := asciicast.ParseEvent(line); eerr == nil {
-				st.last = ev.Time
-			} else {
-				break
-			}
+		text, _, err := st.lines.check(st.kind, line[:len(line)-1])
+		if err != nil {
+			break
+		}
+		for _, l := range text {
+			n, _ := lw.WriteString(l + "\n")
+			st.logSize += int64(n)
 		}
 		valid += int64(len(line))
+	}
+	if err := lw.Flush(); err != nil {
+		return err
 	}
 	if valid < fi.Size() {
 		if err := os.Truncate(st.path, valid); err != nil {
@@ -251,71 +297,51 @@ func (st *staged) load() error {
 	return nil
 }
 
-// appendLines checks data (whole lines), appends it to the staging file and
-// publishes it live. st.mu is held.
+// appendLines checks data (whole lines), appends it to the staging files
+// and publishes it live. st.mu is held.
 func (s *Service) appendLines(ctx context.Context, st *staged, data []byte) error {
 	if data[len(data)-1] != '\n' {
 		return badLine{errors.New("chunk does not end with a whole line")}
 	}
-	var out []string // plain-text lines for the live stream
+	var text []string // plain-text lines for the .log and the live stream
 	var tunnels []TunnelEvent
-	last, header := st.last, st.header
-	plain := st.plain
+	ls := st.lines
+	ls.plain = ls.plain.Clone() // st.lines stays as it is if a line is bad
 	for rest := data; len(rest) > 0; {
 		i := bytes.IndexByte(rest, '\n')
-		line := rest[:i]
+		t, te, err := ls.check(st.kind, rest[:i])
+		if err != nil {
+			return badLine{err}
+		}
 		rest = rest[i+1:]
-		switch st.kind {
-		case api.KindCast:
-			if header == nil {
-				h, err := asciicast.ParseHeader(line)
-				if err != nil {
-					return badLine{err}
-				}
-				header = &h
-				continue
-			}
-			ev, err := asciicast.ParseEvent(line)
-			if err != nil {
-				return badLine{err}
-			}
-			if ev.Time < last {
-				return badLine{fmt.Errorf("event time %.6f goes back from %.6f", ev.Time, last)}
-			}
-			last = ev.Time
-			if ev.Code == asciicast.Output {
-				out = append(out, plain.Write(ev.Data)...)
-			}
-		case api.KindEvents:
-			var te TunnelEvent
-			if err := json.Unmarshal(line, &te); err != nil {
-				return badLine{fmt.Errorf("connection event: %w", err)}
-			}
-			tunnels = append(tunnels, te)
+		text = append(text, t...)
+		if te != nil {
+			tunnels = append(tunnels, *te)
 		}
 	}
-	f, err := os.OpenFile(st.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
+	var logData []byte
+	for _, l := range text {
+		logData = append(append(logData, l...), '\n')
 	}
-	_, err = f.Write(data)
-	now := s.cfg.Now()
-	if err == nil && now.Sub(st.synced) > time.Second {
-		err = f.Sync()
-		st.synced = now
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	sync := s.cfg.Now().Sub(st.synced) > time.Second
+	err := appendFile(st.path, data, sync)
+	if err == nil && len(logData) > 0 {
+		err = appendFile(st.logPath, logData, sync)
 	}
 	if err != nil {
-		// Keep the file at the last good size: the agent resends.
+		// Keep the files at the last good sizes: the agent resends.
 		os.Truncate(st.path, st.size)
+		os.Truncate(st.logPath, st.logSize)
 		return err
+	}
+	if sync {
+		st.synced = s.cfg.Now()
 	}
 	st.size += int64(len(data))
-	st.last, st.header, st.plain = last, header, plain
-	if len(out) > 0 {
-		s.publish(ctx, st, out)
+	st.logSize += int64(len(logData))
+	st.lines = ls
+	if len(text) > 0 {
+		s.publish(ctx, st, text)
 	}
 	for _, te := range tunnels {
 		s.cfg.Audit.Record(ctx, te.AuditEvent(st.sess))
@@ -327,6 +353,23 @@ func (s *Service) appendLines(ctx context.Context, st *staged, data []byte) erro
 		cancel()
 	}
 	return nil
+}
+
+// appendFile appends data to the file at path (creating it), with an fsync
+// if sync.
+func appendFile(path string, data []byte, sync bool) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil && sync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func transcriptSubject(sid string) string { return "session." + sid + ".transcript" }
@@ -388,6 +431,7 @@ func (s *Service) finalize(st *staged, reply func(api.RecordingAck), problem str
 	}
 	st.sess = sess
 	os.Remove(st.path)
+	os.Remove(st.logPath)
 	s.mu.Lock()
 	delete(s.live, st.sid)
 	s.mu.Unlock()
@@ -454,13 +498,23 @@ func (s *Service) store(ctx context.Context, st *staged) (string, error) {
 		return "", err
 	}
 	if st.kind == api.KindCast {
-		logKey, _ := blob.JoinKey(prefix, st.sid+".log")
-		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(asciicast.WritePlain(pw, io.NewSectionReader(f, 0, st.size))) }()
-		opts.ContentType = ContentTypeLog
-		_, err := bs.Put(ctx, logKey, pr, -1, opts)
-		pr.CloseWithError(err)
+		// The plain-text lines were written as they arrived; the last,
+		// unfinished one is added now (once: a retry finds it there).
+		if rest := st.lines.plain.Pending(); rest != "" {
+			if err := appendFile(st.logPath, []byte(rest+"\n"), false); err != nil {
+				return "", err
+			}
+			st.logSize += int64(len(rest) + 1)
+			st.lines.plain.Reset()
+		}
+		lf, err := os.OpenFile(st.logPath, os.O_CREATE|os.O_RDONLY, 0o600)
 		if err != nil {
+			return "", err
+		}
+		defer lf.Close()
+		logKey, _ := blob.JoinKey(prefix, st.sid+".log")
+		opts.ContentType = ContentTypeLog
+		if _, err := bs.Put(ctx, logKey, io.NewSectionReader(lf, 0, st.logSize), st.logSize, opts); err != nil {
 			return "", err
 		}
 	}

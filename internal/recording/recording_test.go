@@ -230,6 +230,18 @@ func TestRestartKeepsStagedLines(t *testing.T) {
 	if a := f.send(svc, instance, api.RecordingChunk{SessionID: sid, Kind: api.KindCast, Offset: good}, `[0.5, "o", "late"]`+"\n"); !a.Discard {
 		t.Fatalf("an event older than the staged ones: %+v", a)
 	}
+	// What was staged before the restart is stored, .log included.
+	f.waitAck(t, func(a api.RecordingAck) bool { return a.Stored })
+	rc, _, err := f.local.Get(t.Context(), "logs/"+sid+".log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	got.ReadFrom(rc)
+	rc.Close()
+	if got.String() != "$ echo one\n" {
+		t.Fatalf("stored log after a restart %q", got.String())
+	}
 }
 
 func TestHostileChunks(t *testing.T) {

@@ -78,8 +78,8 @@ func (s *Service) publish(ctx context.Context, st *staged, lines []string) {
 		Target: StreamTarget{ID: st.sess.Target}, UserIdentity: StreamUser{ARN: st.sess.Owner},
 		SessionID: st.sid, SessionData: lines,
 	}
-	if st.header != nil && st.header.Tether != nil {
-		ev.RunAsUser = st.header.Tether.RunAsUser
+	if h := st.lines.header; h != nil && h.Tether != nil {
+		ev.RunAsUser = h.Tether.RunAsUser
 	}
 	for _, sink := range s.cfg.Sinks {
 		sink.Publish(ctx, ev)
