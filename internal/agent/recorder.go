@@ -233,19 +233,16 @@ func (r *recorder) abandon() {
 
 // write records data under code ("o" or "i").
 func (r *recorder) write(code string, data []byte) {
-	if r == nil {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed || r.err != nil {
-		return
-	}
-	r.failed(r.cw.Write(time.Now(), code, data))
+	r.do(func(now time.Time) error { return r.cw.Write(now, code, data) })
 }
 
 // resize records a terminal size.
 func (r *recorder) resize(cols, rows int) {
+	r.do(func(now time.Time) error { return r.cw.Resize(now, cols, rows) })
+}
+
+// do runs one write of an open, healthy transcript.
+func (r *recorder) do(w func(now time.Time) error) {
 	if r == nil {
 		return
 	}
@@ -254,7 +251,7 @@ func (r *recorder) resize(cols, rows int) {
 	if r.closed || r.err != nil {
 		return
 	}
-	r.failed(r.cw.Resize(time.Now(), cols, rows))
+	r.failed(w(time.Now()))
 }
 
 // event records one JSON line (events transcripts); false if the
