@@ -24,7 +24,10 @@ func handshake(ctx context.Context, s *datachannel.Stream, sessionType string, p
 		props = json.RawMessage("null")
 	}
 	params, _ := json.Marshal(datachannel.SessionTypeRequest{SessionType: sessionType, Properties: props})
-	actions := append([]datachannel.ClientAction{{ActionType: datachannel.ActionSessionType, ActionParameters: params}}, extra...)
+	actions := append([]datachannel.ClientAction{
+		{ActionType: datachannel.ActionSessionType, ActionParameters: params},
+		{ActionType: datachannel.ActionUnhashedPayloads, ActionParameters: json.RawMessage("{}")},
+	}, extra...)
 	req, _ := json.Marshal(datachannel.HandshakeRequest{AgentVersion: Version, RequestedClientActions: actions})
 	if err := s.Send(ctx, datachannel.PayloadHandshakeRequest, req); err != nil {
 		return datachannel.HandshakeResponse{}, err
@@ -52,6 +55,11 @@ func handshake(ctx context.Context, s *datachannel.Stream, sessionType string, p
 		if a.ActionType == datachannel.ActionSessionType && a.ActionStatus != datachannel.ActionSuccess {
 			return resp, fmt.Errorf("client refused session type %s: %s", sessionType, a.Error)
 		}
+	}
+	if accepted(resp, datachannel.ActionUnhashedPayloads) {
+		// The client checks no digest from its answer on, and sends none
+		// once HandshakeComplete (already unhashed) arrives.
+		s.SetPayloadDigests(false, false)
 	}
 	done, _ := json.Marshal(datachannel.HandshakeComplete{HandshakeTimeToComplete: time.Since(start)})
 	return resp, s.Send(ctx, datachannel.PayloadHandshakeComplete, done)

@@ -183,7 +183,7 @@ func runMode(ctx context.Context, c *Client, s *datachannel.Stream, sid string, 
 		// An agent that does not handshake: a shell, starting with output.
 		return runShellMode(ctx, s, sio, quit, p)
 	}
-	sessionType, props, err := answerHandshake(ctx, s, p)
+	sessionType, props, unhashed, err := answerHandshake(ctx, s, p)
 	if err != nil {
 		return err
 	}
@@ -194,6 +194,9 @@ func runMode(ctx context.Context, c *Client, s *datachannel.Stream, sid string, 
 			return nil
 		}
 		if pt == datachannel.PayloadHandshakeComplete {
+			if unhashed {
+				s.SetPayloadDigests(false, false)
+			}
 			var hc datachannel.HandshakeComplete
 			if json.Unmarshal(p, &hc) == nil && hc.CustomerMessage != "" {
 				fmt.Fprintln(sio.stderr, hc.CustomerMessage)
@@ -217,13 +220,15 @@ func runMode(ctx context.Context, c *Client, s *datachannel.Stream, sid string, 
 }
 
 // answerHandshake replies to a HandshakeRequest and returns the session
-// type and properties it asked for.
-func answerHandshake(ctx context.Context, s *datachannel.Stream, p []byte) (string, json.RawMessage, error) {
+// type and properties it asked for, and whether it agreed to unhashed
+// payloads (then the caller stops hashing when HandshakeComplete arrives).
+func answerHandshake(ctx context.Context, s *datachannel.Stream, p []byte) (string, json.RawMessage, bool, error) {
 	var req datachannel.HandshakeRequest
 	if err := json.Unmarshal(p, &req); err != nil {
-		return "", nil, fmt.Errorf("bad handshake request from the agent: %w", err)
+		return "", nil, false, fmt.Errorf("bad handshake request from the agent: %w", err)
 	}
 	resp := datachannel.HandshakeResponse{ClientVersion: ClientVersion}
+	unhashed := false
 	var sessionType string
 	var props json.RawMessage
 	for _, a := range req.RequestedClientActions {
@@ -242,6 +247,10 @@ func answerHandshake(ctx context.Context, s *datachannel.Stream, p []byte) (stri
 		case "TetherStreamDestinations":
 			resp.ProcessedClientActions = append(resp.ProcessedClientActions, datachannel.ProcessedClientAction{
 				ActionType: a.ActionType, ActionStatus: datachannel.ActionSuccess})
+		case datachannel.ActionUnhashedPayloads:
+			resp.ProcessedClientActions = append(resp.ProcessedClientActions, datachannel.ProcessedClientAction{
+				ActionType: a.ActionType, ActionStatus: datachannel.ActionSuccess})
+			unhashed = true
 		case datachannel.ActionKMSEncryption:
 			resp.ProcessedClientActions = append(resp.ProcessedClientActions, datachannel.ProcessedClientAction{
 				ActionType: a.ActionType, ActionStatus: datachannel.ActionFailed, Error: "this tether CLI does not support KMS encryption yet"})
@@ -251,13 +260,17 @@ func answerHandshake(ctx context.Context, s *datachannel.Stream, p []byte) (stri
 		}
 	}
 	b, _ := json.Marshal(resp)
+	if unhashed {
+		// The agent sends unhashed messages once it has read this answer.
+		s.SetPayloadDigests(true, false)
+	}
 	if err := s.Send(ctx, datachannel.PayloadHandshakeResponse, b); err != nil {
-		return "", nil, err
+		return "", nil, false, err
 	}
 	if sessionType == "" {
-		return "", nil, errors.New("the agent asked for no session type")
+		return "", nil, false, errors.New("the agent asked for no session type")
 	}
-	return sessionType, props, nil
+	return sessionType, props, unhashed, nil
 }
 
 // runShellMode is the interactive (or piped) shell: terminal in raw mode,

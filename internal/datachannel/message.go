@@ -154,9 +154,11 @@ func (m *Message) AppendBinary(dst []byte) ([]byte, error) {
 
 // appendStreamFrame appends the wire form of a stream message whose payload
 // is a followed by b (m.Payload is ignored) to dst, copying each part once
-// and hashing the payload where it lands. m must have its MessageID and
-// CreatedDate set and a valid MessageType; the caller bounds the length.
-func appendStreamFrame(dst []byte, m *Message, a, b []byte) []byte {
+// and hashing the payload where it lands, or leaving the digest zero when
+// hash is false (a peer that agreed to unhashed payloads, see
+// ActionUnhashedPayloads). m must have its MessageID and CreatedDate set and
+// a valid MessageType; the caller bounds the length.
+func appendStreamFrame(dst []byte, m *Message, a, b []byte, hash bool) []byte {
 	start := len(dst)
 	n := len(a) + len(b)
 	dst = slices.Grow(dst, payloadOffset+n)
@@ -177,8 +179,12 @@ func appendStreamFrame(dst []byte, m *Message, a, b []byte) []byte {
 	binary.BigEndian.PutUint32(h[offPayloadLength:], uint32(n))
 	copy(h[payloadOffset:], a)
 	copy(h[payloadOffset+len(a):], b)
-	digest := sha256.Sum256(h[payloadOffset:])
-	copy(h[offDigest:offDigest+32], digest[:])
+	if hash {
+		digest := sha256.Sum256(h[payloadOffset:])
+		copy(h[offDigest:offDigest+32], digest[:])
+	} else {
+		clear(h[offDigest : offDigest+32])
+	}
 	return dst
 }
 
@@ -219,6 +225,11 @@ func isTrimmed(c byte) bool {
 //
 // The returned Payload aliases b.
 func ParseMessage(b []byte) (Message, error) {
+	return parseMessage(b, true)
+}
+
+// parseMessage is ParseMessage, checking the digest only if verify is set.
+func parseMessage(b []byte, verify bool) (Message, error) {
 	if err := checkFrame(b); err != nil {
 		return Message{}, err
 	}
@@ -236,7 +247,7 @@ func ParseMessage(b []byte) (Message, error) {
 		return Message{}, fmt.Errorf("%w: %s message has created date %d", ErrMalformed, typ, ms)
 	}
 	payload := b[payloadOffset:len(b):len(b)]
-	if typ != TypeStartPublication && typ != TypePausePublication {
+	if verify && typ != TypeStartPublication && typ != TypePausePublication {
 		digest := sha256.Sum256(payload)
 		if !bytes.Equal(digest[:], b[offDigest:offDigest+32]) {
 			return Message{}, fmt.Errorf("%w of %s message", ErrDigestMismatch, typ)

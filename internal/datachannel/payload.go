@@ -71,6 +71,14 @@ type OpenDataChannelInput struct {
 const (
 	ActionSessionType   = "SessionType"
 	ActionKMSEncryption = "KMSEncryption"
+	// ActionUnhashedPayloads is Tether's: the agent offers to leave
+	// PayloadDigest zero in stream messages both ways, and not to check it,
+	// because TLS on every hop already protects the bytes (see
+	// Stream.SetPayloadDigests). A client that answers ActionSuccess must
+	// accept unhashed messages from then on, and may send them once
+	// HandshakeComplete arrives. The official plugin answers "unsupported"
+	// and keeps the digests.
+	ActionUnhashedPayloads = "TetherUnhashedPayloads"
 )
 
 // ActionStatus values of ProcessedClientAction.

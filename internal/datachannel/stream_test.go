@@ -733,3 +733,60 @@ func BenchmarkStreamThroughput(b *testing.B) {
 		})
 	}
 }
+
+// TestStreamPayloadDigests: by default a stream message carries its
+// payload's SHA-256 and one without it is dropped as malformed; after
+// SetPayloadDigests(false, false) both sides skip it (ActionUnhashedPayloads).
+func TestStreamPayloadDigests(t *testing.T) {
+	checkLeaks(t)
+	s := NewStream(Config{Role: RoleClient})
+	t.Cleanup(func() { s.Close() })
+	a, b, cut := newPipe(1000)
+	t.Cleanup(cut)
+	run(t, s, a)
+	peer := rawPeer{t, b}
+	unhashed := func(seq int64, payload string) []byte {
+		m := Message{MessageType: TypeOutputStreamData, SequenceNumber: seq, PayloadType: PayloadOutput, Payload: []byte(payload)}
+		f, err := m.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(f[offDigest : offDigest+32])
+		return f
+	}
+	sendAndDigest := func() []byte {
+		if err := s.Send(t.Context(), PayloadOutput, []byte("abc")); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		for {
+			f, err := b.ReadMessage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if typ, _ := PeekMessageType(f); typ == TypeInputStreamData {
+				return f[offDigest : offDigest+32]
+			}
+		}
+	}
+
+	peer.writeRaw(unhashed(0, "dropped"))
+	eventually(t, "the unhashed message counted as malformed", func() bool { return s.Stats().Malformed == 1 })
+	if d := sendAndDigest(); bytes.Equal(d, make([]byte, 32)) {
+		t.Fatal("a default stream sent a zero digest")
+	}
+
+	s.SetPayloadDigests(false, false)
+	peer.writeRaw(unhashed(0, "kept"))
+	_, p, err := s.Recv(t.Context())
+	if err != nil || string(p) != "kept" {
+		t.Fatalf("Recv = %q, %v; want the unhashed message", p, err)
+	}
+	if d := sendAndDigest(); !bytes.Equal(d, make([]byte, 32)) {
+		t.Fatalf("digest %x after SetPayloadDigests(false, false), want zero", d)
+	}
+	if st := s.Stats(); st.Malformed != 1 {
+		t.Errorf("Malformed = %d, want 1", st.Malformed)
+	}
+}
