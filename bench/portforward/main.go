@@ -1,16 +1,19 @@
 // Command portforward measures Tether's port forwarding next to a direct
 // loopback connection and OpenSSH's `ssh -L`, on the same machine in one run.
 //
-// It builds the binaries, starts `tetherd dev`, registers and runs a separate
-// tether-agent (so that the agent's process can be measured on its own),
-// starts a private sshd on loopback and a target server in this process, then
-// measures three rows:
+// It builds the binaries, starts two `tetherd dev`, one serving plain HTTP
+// and one https/wss with a self-signed certificate, registers and runs a
+// separate tether-agent with each (so that the agent's process can be
+// measured on its own), starts a private sshd on loopback and a target
+// server in this process, then measures four rows:
 //
 //   - direct loopback TCP: to the target itself;
 //   - ssh -L: ssh -N -L to the target through the sshd;
 //   - tether port-forward: `tether start-session --document-name
-//     AWS-StartPortForwardingSession` to the target through tetherd and the
-//     separate agent.
+//     AWS-StartPortForwardingSession` to the target through the plain
+//     tetherd and its separate agent;
+//   - tether port-forward (TLS): the same through the tetherd serving TLS,
+//     with the CLI and the agent trusting its certificate (SSL_CERT_FILE).
 //
 // After one warm-up transfer per row, it runs -n rounds with the rows
 // interleaved. In each, a row sends -size bytes over one connection, timed
@@ -26,9 +29,9 @@
 //
 // With -cpuprofile DIR it builds the binaries with a small hook added through
 // go build -overlay and writes CPU profiles of tetherd, tether-agent and the
-// CLI for the bulk transfer and the echoes to DIR. It never fails on
-// slowness; it fails only if forwarding does not work. Without
-// /usr/sbin/sshd the ssh row says why it was skipped.
+// CLI of both tether rows for the bulk transfer and the echoes to DIR. It
+// never fails on slowness; it fails only if forwarding does not work.
+// Without /usr/sbin/sshd the ssh row says why it was skipped.
 package main
 
 import (
@@ -93,7 +96,11 @@ type row struct {
 	cols  [3]string
 	procs []procSet // sampled during the bulk transfer
 	prof  *profiler // nil unless -cpuprofile
-	log   *benchenv.Daemon
+	// logs are the processes whose stderr an error message shows.
+	logs []*benchenv.Daemon
+	// agentIdle is the tether-agent's resident set before the session.
+	agentIdle int64
+	note      string // how the row's path is secured, for the header
 
 	elapsed []time.Duration // of each bulk transfer, sorted at the end
 	rtt     []time.Duration // every round's, sorted at the end
@@ -190,58 +197,39 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("peer: %w", err)
 		}
 		defer fwd.Stop()
-		sshRow.addr, sshRow.log = addr, fwd
+		sshRow.addr, sshRow.logs = addr, []*benchenv.Daemon{fwd}
 		sshRow.procs = []procSet{{label: "sshd", pid: sshd.Pid(), tree: true}, {label: "ssh", pid: fwd.Pid()}, self}
 	}
 
-	benchenv.Progress("starting tetherd…")
-	cfgDir := filepath.Join(tmp, "tether-config")
-	td, err := benchenv.StartTetherd(ctx, bin, cfgDir, filepath.Join(tmp, "tether-data"), startTimeout)
-	if err != nil {
-		return err
-	}
-	defer td.Stop()
-	env := benchenv.TetherEnv(cfgDir)
-	benchenv.Progress("registering and starting a separate tether-agent…")
-	agent, id, err := benchenv.StartAgent(ctx, bin, env, td.Endpoint, filepath.Join(tmp, "agent-state"), startTimeout)
-	if err != nil {
-		return fmt.Errorf("%w\ntetherd log:\n%s", err, td.Stderr.Tail())
-	}
-	defer agent.Stop()
-	agentIdle := benchenv.StatusKiB(agent.Pid(), "VmRSS:") << 10
-	benchenv.Progress("starting the port-forwarding session to %s…", id)
-	cli, addr, err := startTetherForward(ctx, filepath.Join(bin, "tether"), env, id, tgt.port(), startTimeout)
-	if err != nil {
-		return fmt.Errorf("%w\ntetherd log:\n%s\nagent log:\n%s", err, td.Stderr.Tail(), agent.Stderr.Tail())
-	}
-	defer cli.Stop()
-	tetherRow := &row{
-		name: "tether port-forward", addr: addr,
-		cols: [3]string{"tetherd", "tether-agent", "tether"},
-		procs: []procSet{
-			{label: "tetherd", pid: td.Pid()}, {label: "tether-agent", pid: agent.Pid()},
-			{label: "tether", pid: cli.Pid()}, self,
-		},
-	}
-	if o.profileDir != "" {
-		tetherRow.prof = &profiler{dir: o.profileDir, ext: ".pprof", procs: tetherRow.procs[:3], n: map[int]int{}}
-		if o.trace {
-			tetherRow.prof.ext = ".trace"
+	// Both tether rows run at once, each with its own tetherd dev, data
+	// dir, CLI profile and agent, so that their rounds interleave with the
+	// others'.
+	var tetherRows []*row
+	for _, useTLS := range []bool{false, true} {
+		r, stop, err := startTetherRow(ctx, bin, tmp, useTLS, tgt.port(), self)
+		if err != nil {
+			return err
 		}
+		defer stop()
+		if o.profileDir != "" {
+			r.prof = &profiler{dir: o.profileDir, ext: ".pprof", procs: r.procs[:3], n: map[int]int{}}
+			if useTLS {
+				r.prof.tag = "-tls"
+			}
+			if o.trace {
+				r.prof.ext = ".trace"
+			}
+		}
+		tetherRows = append(tetherRows, r)
 	}
+	tetherRow, tlsRow := tetherRows[0], tetherRows[1]
 
-	rows := []*row{direct, sshRow, tetherRow}
+	rows := []*row{direct, sshRow, tetherRow, tlsRow}
 	fail := func(r *row, err error) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted during %s", r.name)
 		}
-		err = fmt.Errorf("%s: %w", r.name, err)
-		if r == tetherRow {
-			return fmt.Errorf("%w\ntetherd log:\n%s\nagent log:\n%s\nCLI log:\n%s", err, td.Stderr.Tail(), agent.Stderr.Tail(), cli.Stderr.Tail())
-		} else if r.log != nil {
-			return fmt.Errorf("%w\n%s log:\n%s", err, r.log.Name, r.log.Stderr.Tail())
-		}
-		return err
+		return fmt.Errorf("%s: %w%s", r.name, err, logTails(r.logs...))
 	}
 	for _, r := range rows {
 		if r.skipped != "" {
@@ -277,15 +265,16 @@ func run(ctx context.Context, o options) error {
 	}
 
 	fmt.Printf("cores: %d   go: %s   ssh: %s%s\n", runtime.NumCPU(), runtime.Version(), benchenv.SSHVersion(ctx), sshNote)
+	fmt.Printf("tether (TLS): %s, on CLI–tetherd and on tetherd–agent\n", tlsRow.note)
 	fmt.Printf("bulk: %s over one connection, timed until the target has read the last byte; median of %d\n", fmtSize(o.size), o.rounds)
 	fmt.Printf("echo: %d round trips of 1 byte over one connection after %d not counted, in each of %d rounds\n\n", o.echoes, warmEchoes(o.echoes), o.rounds)
-	printTable(rows, sshRow, tetherRow, o.size, agentIdle)
+	printTable(rows, sshRow, tetherRows, o.size)
 	if o.profileDir != "" {
 		what, ext := "CPU profiles", ".pprof"
 		if o.trace {
 			what, ext = "Execution traces", ".trace"
 		}
-		fmt.Printf("\n%s of round 1 (numbers slightly lower than without): %s/{tetherd,tether-agent,tether}-{bulk,echo}%s\n", what, o.profileDir, ext)
+		fmt.Printf("\n%s of round 1 (numbers slightly lower than without): %s/{tetherd,tether-agent,tether}{,-tls}-{bulk,echo}%s\n", what, o.profileDir, ext)
 	}
 	return nil
 }
@@ -351,15 +340,18 @@ func bounded(ctx context.Context, timeout time.Duration, f func(context.Context)
 	return d, err
 }
 
-func printTable(rows []*row, sshRow, tetherRow *row, size int64, agentIdle int64) {
+func printTable(rows []*row, sshRow *row, tetherRows []*row, size int64) {
+	first := 21
+	for _, r := range rows {
+		first = max(first, utf8.RuneCountInString(r.name)+2)
+	}
 	line := func(cells ...string) {
 		// Widths in runes: "µ" is two bytes, which %*s would count.
 		for i, c := range cells {
-			pad := strings.Repeat(" ", max(0, 13-utf8.RuneCountInString(c)))
 			if i == 0 {
-				fmt.Print(c + strings.Repeat(" ", max(0, 21-utf8.RuneCountInString(c))))
+				fmt.Print(c + strings.Repeat(" ", max(0, first-utf8.RuneCountInString(c))))
 			} else {
-				fmt.Print(pad + c)
+				fmt.Print(strings.Repeat(" ", max(0, 13-utf8.RuneCountInString(c))) + c)
 			}
 		}
 		fmt.Println()
@@ -389,7 +381,11 @@ func printTable(rows []*row, sshRow, tetherRow *row, size int64, agentIdle int64
 	fmt.Println("\nRSS: peak resident set during the bulk transfer. server: tetherd dev (which also runs its own")
 	fmt.Println("agent); agent: the separate tether-agent, or sshd with its per-connection processes (summed);")
 	fmt.Println("client: the tether CLI, or ssh. vs ssh -L: bulk throughput over ssh -L's. Percentiles: nearest rank.")
-	fmt.Printf("tether-agent RSS before the session: %s MiB\n", mib(agentIdle))
+	var idle []string
+	for _, r := range tetherRows {
+		idle = append(idle, fmt.Sprintf("%s MiB (%s)", mib(r.agentIdle), r.name))
+	}
+	fmt.Printf("tether-agent RSS before the session: %s\n", strings.Join(idle, ", "))
 	fmt.Println("Bulk transfers: slowest–fastest MiB/s; CPU seconds (user+system) per transfer, mean:")
 	for _, r := range rows {
 		if !r.measured() {
@@ -399,24 +395,44 @@ func printTable(rows []*row, sshRow, tetherRow *row, size int64, agentIdle int64
 		for _, u := range r.use {
 			parts = append(parts, fmt.Sprintf("%s %.2f", u.label, u.cpu.Seconds()))
 		}
-		fmt.Printf("  %-21s %4.0f–%-4.0f  %s\n", r.name+":", mibps(size, r.elapsed[len(r.elapsed)-1]), mibps(size, r.elapsed[0]), strings.Join(parts, ", "))
+		fmt.Printf("  %-*s %4.0f–%-4.0f  %s\n", first, r.name+":", mibps(size, r.elapsed[len(r.elapsed)-1]), mibps(size, r.elapsed[0]), strings.Join(parts, ", "))
 	}
 
 	fmt.Println("\ntargets from the issue: tether ≥ ssh -L in throughput and p99 latency; tether-agent RSS < 40 MiB during the transfer")
-	if !tetherRow.measured() {
-		return
+	for i, r := range tetherRows {
+		if !r.measured() {
+			continue
+		}
+		prefix := "this run: "
+		if i > 0 {
+			prefix = "this run, " + r.name + ": "
+		}
+		fmt.Println(prefix + strings.Join(verdict(r, sshRow, size), ", "))
 	}
-	var verdict []string
+}
+
+// verdict judges a tether row against the targets.
+func verdict(r, sshRow *row, size int64) []string {
+	var v []string
 	if sshRow.measured() {
-		x := tetherRow.mibps(size) / sshRow.mibps(size)
-		verdict = append(verdict, fmt.Sprintf("throughput %.2fx ssh -L (%s)", x, met(x >= 1)))
-		tp, sp := percentile(tetherRow.rtt, 99), percentile(sshRow.rtt, 99)
-		verdict = append(verdict, fmt.Sprintf("p99 %s µs vs %s µs (%s)", us(tp), us(sp), met(tp <= sp)))
+		x := r.mibps(size) / sshRow.mibps(size)
+		v = append(v, fmt.Sprintf("throughput %.2fx ssh -L (%s)", x, met(x >= 1)))
+		tp, sp := percentile(r.rtt, 99), percentile(sshRow.rtt, 99)
+		v = append(v, fmt.Sprintf("p99 %s µs vs %s µs (%s)", us(tp), us(sp), met(tp <= sp)))
 	}
-	if u, ok := tetherRow.usage("tether-agent"); ok {
-		verdict = append(verdict, fmt.Sprintf("tether-agent %s MiB (%s)", mib(u.peak), met(u.peak < 40<<20)))
+	if u, ok := r.usage("tether-agent"); ok {
+		v = append(v, fmt.Sprintf("tether-agent %s MiB (%s)", mib(u.peak), met(u.peak < 40<<20)))
 	}
-	fmt.Println("this run: " + strings.Join(verdict, ", "))
+	return v
+}
+
+// logTails is the last lines of each daemon's stderr, for an error message.
+func logTails(ds ...*benchenv.Daemon) string {
+	var b strings.Builder
+	for _, d := range ds {
+		fmt.Fprintf(&b, "\n%s log:\n%s", d.Name, d.Stderr.Tail())
+	}
+	return b.String()
 }
 
 func met(ok bool) string {

@@ -83,6 +83,7 @@ func profileOverlay() map[string][]byte {
 type profiler struct {
 	dir   string
 	ext   string // of the files written: .pprof, or .trace
+	tag   string // after the label in the file names: "" or "-tls"
 	procs []procSet
 	n     map[int]int // profiles written so far, by pid
 }
@@ -96,7 +97,8 @@ func (p *profiler) start() error {
 	return nil
 }
 
-// stop writes each process's profile as DIR/label-phase.pprof (or .trace).
+// stop writes each process's profile as DIR/label{tag}-phase.pprof (or
+// .trace).
 func (p *profiler) stop(phase string) error {
 	for _, pr := range p.procs {
 		if err := p.signal(pr.pid, ".pprof"); err != nil {
@@ -104,7 +106,7 @@ func (p *profiler) stop(phase string) error {
 		}
 		from := filepath.Join(p.dir, fmt.Sprintf("%d-%d.pprof", pr.pid, p.n[pr.pid]))
 		p.n[pr.pid]++
-		if err := os.Rename(from, filepath.Join(p.dir, pr.label+"-"+phase+p.ext)); err != nil {
+		if err := os.Rename(from, filepath.Join(p.dir, pr.label+p.tag+"-"+phase+p.ext)); err != nil {
 			return err
 		}
 	}

@@ -111,8 +111,15 @@ type Tetherd struct {
 // StartTetherd starts `tetherd dev` on a port the kernel picks and returns it
 // once the welcome text names the local agent's instance.
 func StartTetherd(ctx context.Context, bin, cfgDir, dataDir string, timeout time.Duration) (*Tetherd, error) {
+	return StartTetherdEnv(ctx, bin, TetherEnv(cfgDir), dataDir, timeout)
+}
+
+// StartTetherdEnv is StartTetherd with the whole environment given: env
+// from TetherEnv plus, for instance, TETHER_TLS_CERT, TETHER_TLS_KEY and
+// SSL_CERT_FILE (which the built-in agent needs to trust the certificate).
+func StartTetherdEnv(ctx context.Context, bin string, env []string, dataDir string, timeout time.Duration) (*Tetherd, error) {
 	stdout := NewLineWatch("  instance ")
-	d, err := StartDaemon(ctx, "tetherd", TetherEnv(cfgDir), stdout, NewLineWatch(""),
+	d, err := StartDaemon(ctx, "tetherd", env, stdout, NewLineWatch(""),
 		filepath.Join(bin, "tetherd"), "dev", "--data-dir", dataDir, "--listen", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
