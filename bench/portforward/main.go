@@ -5,7 +5,7 @@
 // and one https/wss with a self-signed certificate, registers and runs a
 // separate tether-agent with each (so that the agent's process can be
 // measured on its own), starts a private sshd on loopback and a target
-// server in this process, then measures four rows:
+// server in this process, then measures six rows:
 //
 //   - direct loopback TCP: to the target itself;
 //   - ssh -L: ssh -N -L to the target through the sshd;
@@ -13,7 +13,11 @@
 //     AWS-StartPortForwardingSession` to the target through the plain
 //     tetherd and its separate agent;
 //   - tether port-forward (TLS): the same through the tetherd serving TLS,
-//     with the CLI and the agent trusting its certificate (SSL_CERT_FILE).
+//     with the CLI and the agent trusting its certificate (SSL_CERT_FILE);
+//   - Go TCP relay x2 and x3: chains of two and three processes (this
+//     binary again, in a hidden mode) that only copy bytes between TCP
+//     connections. They calibrate the others: the latency and CPU time of
+//     ssh -L's and tether's number of user-space hops with no protocol.
 //
 // After one warm-up transfer per row, it runs -n rounds with the rows
 // interleaved. In each, a row sends -size bytes over one connection, timed
@@ -53,6 +57,11 @@ import (
 )
 
 func main() {
+	if to := os.Getenv(relayEnv); to != "" {
+		err := relayMain(to)
+		fmt.Fprintln(os.Stderr, "relay:", err)
+		os.Exit(1)
+	}
 	size := flag.String("size", "1GiB", "bytes in the bulk transfer, such as 256MiB or 1GiB")
 	echoes := flag.Int("echoes", 2000, "measured 1-byte round trips")
 	rounds := flag.Int("n", 3, "rounds; each runs every row's bulk transfer and echoes once")
@@ -225,6 +234,15 @@ func run(ctx context.Context, o options) error {
 	tetherRow, tlsRow := tetherRows[0], tetherRows[1]
 
 	rows := []*row{direct, sshRow, tetherRow, tlsRow}
+	for _, hops := range []int{2, 3} {
+		benchenv.Progress("starting %d Go TCP relays…", hops)
+		r, stop, err := startRelayRow(ctx, hops, tgt.addr(), self, startTimeout)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		rows = append(rows, r)
+	}
 	fail := func(r *row, err error) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted during %s", r.name)
@@ -381,6 +399,8 @@ func printTable(rows []*row, sshRow *row, tetherRows []*row, size int64) {
 	fmt.Println("\nRSS: peak resident set during the bulk transfer. server: tetherd dev (which also runs its own")
 	fmt.Println("agent); agent: the separate tether-agent, or sshd with its per-connection processes (summed);")
 	fmt.Println("client: the tether CLI, or ssh. vs ssh -L: bulk throughput over ssh -L's. Percentiles: nearest rank.")
+	fmt.Println("Go TCP relay xN: N processes in series that only copy bytes between TCP connections (relay 1 nearest")
+	fmt.Println("the benchmark): the floor for N user-space hops on this machine, ssh -L's count and tether's, not a competitor.")
 	var idle []string
 	for _, r := range tetherRows {
 		idle = append(idle, fmt.Sprintf("%s MiB (%s)", mib(r.agentIdle), r.name))

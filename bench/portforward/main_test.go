@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,5 +48,51 @@ func TestPercentile(t *testing.T) {
 	}
 	if got := percentile([]time.Duration{7}, 99); got != 7 {
 		t.Errorf("percentile([7], 99) = %d; want 7", got)
+	}
+}
+
+// TestRelay sends a bulk transfer and echoes through two relays in series,
+// run in this process, and checks that every connection they carried is
+// closed at both ends once the benchmark's side closes.
+func TestRelay(t *testing.T) {
+	tgt, err := startTarget()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	addr := tgt.addr()
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		to := addr
+		wg.Go(func() {
+			var conns sync.WaitGroup
+			defer conns.Wait()
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				conns.Go(func() { relayConn(c.(*net.TCPConn), to) })
+			}
+		})
+		addr = ln.Addr().String()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := bulk(ctx, tgt, addr, 3<<20+17); err != nil {
+		t.Fatalf("bulk: %v", err)
+	}
+	rtt, err := echo(ctx, addr, 5, 20)
+	if err != nil {
+		t.Fatalf("echo: %v", err)
+	}
+	if len(rtt) != 20 {
+		t.Fatalf("echo: %d round trips measured, want 20", len(rtt))
 	}
 }
