@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -25,7 +27,6 @@ import (
 // buffer first.
 type Mux struct {
 	s      *Stream
-	conn   *Conn
 	cfg    MuxConfig
 	client bool
 	ctx    context.Context
@@ -44,6 +45,23 @@ type Mux struct {
 	bucket     atomic.Int64
 	bucketWake chan struct{}
 	dataReady  atomic.Bool // a frame arrived since the last keep-alive check
+
+	// Frame parser state, owned by whoever feeds (the Stream's reader, or
+	// recvLoop while the Stream is parked; never both at once).
+	rx muxParser
+}
+
+// muxParser is where the frame parser stands between payloads: smux frames
+// need not start or end where data-channel messages do.
+type muxParser struct {
+	hdr  [muxHeaderSize]byte
+	hdrN int    // header bytes collected
+	need int    // body bytes of the current frame still to come
+	cmd  byte   // the current frame's command
+	id   uint32 // and stream
+	buf  []byte // a PSH body being collected
+	head []byte // buf's pooled buffer, or nil
+	fill int    // bytes of buf filled
 }
 
 // MuxConfig configures a Mux. Zero fields take smux's defaults.
@@ -123,7 +141,7 @@ func NewMux(s *Stream, client bool, cfg MuxConfig) *Mux {
 		m.nextID = 1 // the first stream is 3, as smux's client
 	}
 	m.bucket.Store(int64(cfg.MaxReceiveBuffer))
-	m.conn = NewConn(s, cfg.OnOther)
+	s.SetReceiver(m.receive)
 	go m.recvLoop()
 	if cfg.KeepAlive {
 		go m.keepAlive()
@@ -144,7 +162,6 @@ func (m *Mux) closeWith(err error) {
 		m.mu.Unlock()
 		close(m.die)
 		m.cancel()
-		m.conn.Close()
 	})
 }
 
@@ -218,82 +235,159 @@ func (m *Mux) writeFrame(cmd byte, id uint32, data []byte) error {
 	return nil
 }
 
-// recvLoop reads frames until the Stream ends or the peer breaks the
-// protocol.
+// receive is the Stream's receiver: the Stream's reader goroutine hands it
+// each in-order payload, and the frames in it go to their streams (or
+// straight to their sockets, see MuxStream.WriteTo) without another
+// goroutine. With the receive budget spent it refuses, and recvLoop feeds
+// what queued meanwhile once readers have made room.
+func (m *Mux) receive(in inMsg) bool {
+	if m.bucket.Load() <= 0 {
+		return false
+	}
+	m.feed(in)
+	return true
+}
+
+// recvLoop feeds what receive refused, as the budget allows, and ends the
+// Mux when the Stream ends.
 func (m *Mux) recvLoop() {
-	var h [muxHeaderSize]byte
 	for {
+		in, err := m.s.recvParked(m.ctx)
+		if err != nil {
+			m.closeWith(ErrMuxClosed)
+			return
+		}
 		for m.bucket.Load() <= 0 {
 			select {
 			case <-m.bucketWake:
 			case <-m.die:
+				in.recycle()
 				return
 			}
 		}
-		if _, err := io.ReadFull(m.conn, h[:]); err != nil {
-			m.closeWith(ErrMuxClosed)
-			return
+		m.feed(in)
+	}
+}
+
+// feed parses the smux frames in one payload. It never blocks. A payload
+// that is exactly one PSH frame (what Tether and the plugin send in bulk)
+// is handed to its stream without a copy; otherwise bodies are copied out,
+// frame by frame, across payload boundaries.
+func (m *Mux) feed(in inMsg) {
+	if in.pt != PayloadOutput {
+		if m.cfg.OnOther != nil {
+			m.cfg.OnOther(in.pt, in.payload) // theirs to keep: not recycled
+		} else {
+			in.recycle()
 		}
-		m.dataReady.Store(true)
-		if h[0] != muxVersion {
-			m.closeWith(ErrMuxProtocol)
-			return
+		return
+	}
+	if m.IsClosed() {
+		in.recycle()
+		return
+	}
+	m.dataReady.Store(true)
+	p := in.payload
+	rx := &m.rx
+	if rx.hdrN == 0 && rx.need == 0 && len(p) > muxHeaderSize && p[0] == muxVersion && p[1] == muxPSH &&
+		int(binary.LittleEndian.Uint16(p[2:])) == len(p)-muxHeaderSize {
+		st := m.stream(binary.LittleEndian.Uint32(p[4:]))
+		if st == nil || !st.push(muxChunk{b: p[muxHeaderSize:], frame: in.frame, reuse: in.reuse}) {
+			in.recycle()
 		}
-		n := int(binary.LittleEndian.Uint16(h[2:]))
-		id := binary.LittleEndian.Uint32(h[4:])
-		switch h[1] {
-		case muxNOP:
-		case muxSYN:
-			m.mu.Lock()
-			if _, ok := m.streams[id]; ok || m.client {
-				m.mu.Unlock()
+		return
+	}
+	for len(p) > 0 {
+		if rx.need == 0 {
+			k := copy(rx.hdr[rx.hdrN:], p)
+			rx.hdrN += k
+			p = p[k:]
+			if rx.hdrN < muxHeaderSize {
 				break
 			}
-			st := m.newStreamLocked(id)
-			m.mu.Unlock()
-			select {
-			case m.accepts <- st:
-			case <-m.die:
+			rx.hdrN = 0
+			if !m.frameStart() {
+				in.recycle()
 				return
 			}
-		case muxFIN:
-			m.mu.Lock()
-			st := m.streams[id]
-			m.mu.Unlock()
-			if st != nil {
-				st.finOnce.Do(func() { close(st.fin) })
+			continue
+		}
+		k := min(rx.need, len(p))
+		if rx.cmd == muxPSH {
+			copy(rx.buf[rx.fill:], p[:k])
+			rx.fill += k
+		}
+		rx.need -= k
+		p = p[k:]
+		if rx.need == 0 && rx.cmd == muxPSH {
+			st := m.stream(rx.id)
+			if st == nil || !st.push(muxChunk{b: rx.buf, head: rx.head}) {
+				putMuxBuf(rx.head)
 			}
-		case muxPSH:
-			if n == 0 {
-				break
-			}
-			var buf, head []byte
-			if n >= muxPoolMin {
-				p := muxPool.Get().(*[]byte)
-				head, buf = *p, (*p)[:n]
-			} else {
-				buf = make([]byte, n)
-			}
-			if _, err := io.ReadFull(m.conn, buf); err != nil {
-				m.closeWith(ErrMuxClosed)
-				return
-			}
-			m.mu.Lock()
-			st := m.streams[id]
-			m.mu.Unlock()
-			if st == nil || !st.push(buf, head) {
-				putMuxBuf(head)
-			}
-		case muxUPD:
-			if _, err := io.ReadFull(m.conn, h[:]); err != nil {
-				m.closeWith(ErrMuxClosed)
-				return
-			}
-		default:
-			m.closeWith(ErrMuxProtocol)
-			return
+			rx.buf, rx.head, rx.fill = nil, nil, 0
 		}
 	}
+	in.recycle()
+}
+
+// frameStart acts on the frame header in m.rx.hdr; false if the Mux ended
+// because the peer broke the protocol.
+func (m *Mux) frameStart() bool {
+	rx := &m.rx
+	h := rx.hdr[:]
+	if h[0] != muxVersion {
+		m.closeWith(ErrMuxProtocol)
+		return false
+	}
+	n := int(binary.LittleEndian.Uint16(h[2:]))
+	rx.cmd, rx.id = h[1], binary.LittleEndian.Uint32(h[4:])
+	switch rx.cmd {
+	case muxNOP:
+	case muxSYN:
+		m.mu.Lock()
+		if _, ok := m.streams[rx.id]; ok || m.client {
+			m.mu.Unlock()
+			break
+		}
+		st := m.newStreamLocked(rx.id)
+		m.mu.Unlock()
+		select {
+		case m.accepts <- st:
+		default:
+			// The accept backlog is full: refuse, without blocking the
+			// reader on the FIN that says so.
+			go st.Close()
+		}
+	case muxFIN:
+		if st := m.stream(rx.id); st != nil {
+			st.finOnce.Do(func() { close(st.fin) })
+		}
+	case muxPSH:
+		if n == 0 {
+			break
+		}
+		if n >= muxPoolMin {
+			p := muxPool.Get().(*[]byte)
+			rx.head, rx.buf = *p, (*p)[:n]
+		} else {
+			rx.buf = make([]byte, n)
+		}
+		rx.need, rx.fill = n, 0
+	case muxUPD:
+		rx.need = muxHeaderSize // smux v2's window update body; skipped
+	default:
+		m.closeWith(ErrMuxProtocol)
+		return false
+	}
+	return true
+}
+
+// stream returns the open stream id, or nil.
+func (m *Mux) stream(id uint32) *MuxStream {
+	m.mu.Lock()
+	st := m.streams[id]
+	m.mu.Unlock()
+	return st
 }
 
 func putMuxBuf(head []byte) {
@@ -349,33 +443,99 @@ type MuxStream struct {
 	close  sync.Once
 
 	finOnce sync.Once
+
+	// While WriteTo copies into a socket, the Mux's reader writes data that
+	// finds nothing queued straight into it (deliverDirect).
+	sinkMu sync.Mutex
+	sink   syscall.RawConn // guarded by sinkMu
+	sunk   int64           // bytes written into sink directly; guarded by sinkMu
 }
 
 type muxChunk struct {
-	b    []byte // unread data
-	head []byte // pooled buffer b is in, or nil
-	cost int    // budget charged, returned when b is used up
+	b     []byte        // unread data
+	head  []byte        // pooled buffer b is in, or nil
+	frame []byte        // or the received message b is in,
+	reuse FrameRecycler // to be handed back to its transport
+	cost  int           // budget charged, returned when b is used up
+}
+
+// release gives the chunk's buffer back.
+func (c *muxChunk) release() {
+	if c.reuse != nil {
+		c.reuse.RecycleFrame(c.frame)
+	} else {
+		putMuxBuf(c.head)
+	}
+	c.b, c.head, c.frame, c.reuse = nil, nil, nil, nil
 }
 
 // ID returns the stream id.
 func (st *MuxStream) ID() uint32 { return st.id }
 
-// push queues received data; false if the stream is closed.
-func (st *MuxStream) push(b, head []byte) bool {
-	cost := len(b) + muxFrameCost
+// push queues received data, or writes it straight to the socket WriteTo
+// copies into when nothing else is queued; false if the stream is closed.
+// Called by the Mux's feeder only.
+func (st *MuxStream) push(c muxChunk) bool {
 	st.mu.Lock()
 	if st.closed {
 		st.mu.Unlock()
 		return false
 	}
-	st.m.bucket.Add(-int64(cost))
-	st.bufs = append(st.bufs, muxChunk{b: b, head: head, cost: cost})
+	if len(st.bufs) == 0 {
+		// Nothing queued, so WriteTo is not writing: try the socket. Only
+		// the feeder adds to bufs, so it stays empty meanwhile.
+		st.mu.Unlock()
+		n := st.deliverDirect(c.b)
+		if n == len(c.b) {
+			c.release()
+			return true
+		}
+		c.b = c.b[n:]
+		st.mu.Lock()
+		if st.closed {
+			st.mu.Unlock()
+			return false
+		}
+	}
+	c.cost = len(c.b) + muxFrameCost
+	st.m.bucket.Add(-int64(c.cost))
+	st.bufs = append(st.bufs, c)
 	st.mu.Unlock()
 	select {
 	case st.wake <- struct{}{}:
 	default:
 	}
 	return true
+}
+
+// deliverDirect writes what the socket takes at once without blocking, and
+// returns how much that was.
+func (st *MuxStream) deliverDirect(b []byte) int {
+	if !st.sinkMu.TryLock() {
+		return 0 // WriteTo is starting or ending
+	}
+	defer st.sinkMu.Unlock()
+	if st.sink == nil {
+		return 0
+	}
+	n := 0
+	st.sink.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			k, err := syscall.Write(int(fd), b[n:])
+			if k > 0 {
+				n += k
+				continue
+			}
+			if err != syscall.EINTR {
+				// EAGAIN: the socket is full, WriteTo writes the rest.
+				// Another error: WriteTo's own write reports it.
+				break
+			}
+		}
+		return true // never wait: the caller is the session's reader
+	})
+	st.sunk += int64(n)
+	return n
 }
 
 // next waits for received data: the first chunk, or EOF once the peer's
@@ -431,7 +591,7 @@ func (st *MuxStream) consumed(n int) {
 	}
 	st.mu.Unlock()
 	if done.cost > 0 {
-		putMuxBuf(done.head)
+		done.release()
 		st.m.returnTokens(done.cost)
 	}
 }
@@ -451,22 +611,50 @@ func (st *MuxStream) Read(p []byte) (int, error) {
 }
 
 // WriteTo implements io.WriterTo: io.Copy from a stream writes each
-// received frame as it is, without another buffer.
+// received frame as it is, without another buffer. When w is a TCP or Unix
+// socket, the Mux's reader also writes data into it directly while nothing
+// is queued here, which saves a goroutine hand-off per frame (a round trip
+// through the tunnel then wakes one goroutine per hop, not three).
 func (st *MuxStream) WriteTo(w io.Writer) (int64, error) {
+	// Only these: their descriptors are non-blocking, so a direct write
+	// never stalls the session's reader.
+	var sc syscall.Conn
+	switch c := w.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	}
+	if sc != nil {
+		if rc, err := sc.SyscallConn(); err == nil {
+			st.sinkMu.Lock()
+			st.sink = rc
+			st.sinkMu.Unlock()
+		}
+	}
 	var total int64
+	// done stops direct writes (waiting for one under way) and adds what
+	// they wrote.
+	done := func(err error) (int64, error) {
+		st.sinkMu.Lock()
+		st.sink = nil
+		total += st.sunk
+		st.sinkMu.Unlock()
+		return total, err
+	}
 	for {
 		b, err := st.next()
 		if err == io.EOF {
-			return total, nil
+			return done(nil)
 		}
 		if err != nil {
-			return total, err
+			return done(err)
 		}
 		n, err := w.Write(b)
 		total += int64(n)
 		st.consumed(len(b))
 		if err != nil {
-			return total, err
+			return done(err)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -287,5 +288,188 @@ func TestMuxBackpressure(t *testing.T) {
 	}
 	if err := <-written; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// muxWire builds the smux v1 byte stream of a client that opens one stream
+// per entry of data, interleaves their PSH frames (at most maxFrame bytes
+// each, with NOPs and a smux v2 UPD between), and FINs each stream after its
+// data.
+func muxWire(data [][]byte, maxFrame int, r *rand.Rand) []byte {
+	frame := func(dst []byte, cmd byte, id uint32, body []byte) []byte {
+		dst = append(dst, muxVersion, cmd, byte(len(body)), byte(len(body)>>8),
+			byte(id), byte(id>>8), byte(id>>16), byte(id>>24))
+		return append(dst, body...)
+	}
+	var w []byte
+	left := make([][]byte, len(data))
+	for i, d := range data {
+		w = frame(w, muxSYN, uint32(3+2*i), nil)
+		left[i] = d
+	}
+	for open := len(data); open > 0; {
+		i := r.IntN(len(data))
+		if left[i] == nil {
+			continue
+		}
+		id := uint32(3 + 2*i)
+		switch {
+		case len(left[i]) == 0:
+			w = frame(w, muxFIN, id, nil)
+			left[i] = nil
+			open--
+		case r.IntN(10) == 0:
+			w = frame(w, muxNOP, 0, nil)
+		case r.IntN(20) == 0:
+			w = frame(w, muxUPD, id, make([]byte, 8))
+		default:
+			n := min(len(left[i]), 1+r.IntN(maxFrame))
+			w = frame(w, muxPSH, id, left[i][:n])
+			left[i] = left[i][n:]
+		}
+	}
+	return w
+}
+
+// TestMuxSplitFrames: smux frames may start and end anywhere in the
+// data-channel payloads (the official plugin's frames are not aligned with
+// its messages); every way of cutting them delivers the same bytes.
+func TestMuxSplitFrames(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := range 20 {
+		data := make([][]byte, 1+r.IntN(5))
+		for i := range data {
+			data[i] = make([]byte, r.IntN(200_000))
+			for j := range data[i] {
+				data[i][j] = byte(r.IntN(256))
+			}
+		}
+		wire := muxWire(data, SmuxFrameSize, r)
+		s := NewStream(Config{Role: RoleAgent})
+		m := NewMux(s, false, MuxConfig{MaxReceiveBuffer: 64 << 20})
+		var wg sync.WaitGroup
+		got := make([][]byte, len(data))
+		// Cut the wire: round 0 at every frame-sized step, the others at
+		// random points from 1 byte to a few frames.
+		for p := wire; len(p) > 0; {
+			n := 1 + r.IntN(3*SmuxFrameSize)
+			if round%4 == 1 {
+				n = 1 + r.IntN(16)
+			}
+			n = min(n, len(p))
+			chunk := append([]byte(nil), p[:n]...)
+			m.feed(inMsg{pt: PayloadOutput, payload: chunk})
+			p = p[n:]
+		}
+		for range data {
+			st, err := m.AcceptStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := (int(st.ID()) - 3) / 2
+			wg.Go(func() { got[i], _ = io.ReadAll(st) })
+		}
+		wg.Wait()
+		for i := range data {
+			if !bytes.Equal(got[i], data[i]) {
+				t.Fatalf("round %d stream %d: got %d bytes, want %d (equal prefix: %v)", round, 3+2*i, len(got[i]), len(data[i]),
+					bytes.HasPrefix(data[i], got[i]))
+			}
+		}
+		if m.IsClosed() {
+			t.Fatalf("round %d: the mux ended: %v", round, m.err)
+		}
+		m.Close()
+		s.Close()
+	}
+}
+
+// TestMuxDirectToSocket: a stream copied into a TCP socket (io.Copy, as the
+// agent and the CLI do) gets its data written by the Mux's reader while the
+// socket has room, and queued while it has not; either way the socket
+// receives every byte in order, and WriteTo counts them all.
+func TestMuxDirectToSocket(t *testing.T) {
+	checkLeaks(t)
+	cs, as := muxPair(t, false)
+	cli := NewMux(cs, true, MuxConfig{MaxFrameSize: SmuxFrameSize})
+	srv := NewMux(as, false, MuxConfig{MaxFrameSize: SmuxFrameSize})
+	defer cli.Close()
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, tc := range []struct {
+		name  string
+		size  int
+		write int           // bytes per Write on the client stream
+		stall time.Duration // before the socket's reader starts
+	}{
+		{"echo-sized writes", 2000, 1, 0},
+		{"bulk into a stalled reader", 24 << 20, 1 << 20, 300 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := make([]byte, tc.size)
+			rand.NewChaCha8([32]byte{byte(tc.size)}).Read(data)
+			a, err := cli.OpenStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := srv.AcceptStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			dial, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dial.Close()
+			peer, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			copied := make(chan int64, 1)
+			go func() {
+				n, _ := io.Copy(dial, b) // MuxStream.WriteTo into a *net.TCPConn
+				dial.(*net.TCPConn).CloseWrite()
+				copied <- n
+			}()
+			go func() {
+				for p := data; len(p) > 0; {
+					n := min(len(p), tc.write)
+					if _, err := a.Write(p[:n]); err != nil {
+						return
+					}
+					p = p[n:]
+				}
+				a.Close()
+			}()
+			time.Sleep(tc.stall)
+			got, err := io.ReadAll(peer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, data) {
+				t.Fatalf("socket got %d bytes, want %d (prefix equal: %v)", len(got), len(data), bytes.HasPrefix(data, got))
+			}
+			if n := <-copied; n != int64(tc.size) {
+				t.Fatalf("WriteTo returned %d, want %d", n, tc.size)
+			}
+			b.mu.Lock()
+			queued := len(b.bufs)
+			b.mu.Unlock()
+			if queued != 0 {
+				t.Fatalf("%d chunks left queued", queued)
+			}
+			b.sinkMu.Lock()
+			sunk := b.sunk
+			b.sinkMu.Unlock()
+			if tc.stall == 0 && sunk == 0 {
+				t.Error("no byte went straight from the reader to the socket")
+			}
+		})
 	}
 }

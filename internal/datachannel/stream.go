@@ -220,6 +220,15 @@ type Stream struct {
 	buffered int             // frame bytes in ooo and queue
 	queued   int             // frame bytes in queue
 	recvWake chan struct{}   // closed on delivery or Close; nil if nobody waits
+	// receiver, set by SetReceiver, takes in-order payloads from the
+	// reader goroutine. While parked, it refused one: payloads queue for
+	// recvParked until the queue is empty again.
+	receiver func(inMsg) bool
+	parked   bool
+	// Owned by the reader goroutine: payloads handleData took for the
+	// receiver, handed over once s.mu is released (flushInline).
+	inline   []inMsg
+	inlineFn func(inMsg) bool
 }
 
 type outMsg struct {
@@ -357,6 +366,7 @@ func (s *Stream) readLoop(ctx context.Context, t Transport) error {
 			if !s.handleData(m, b, reuse) {
 				recycle(b)
 			}
+			s.flushInline()
 		case TypeAcknowledge:
 			s.handleAck(m)
 			recycle(b)
@@ -395,12 +405,19 @@ func (s *Stream) handleData(m Message, frame []byte, reuse FrameRecycler) bool {
 		s.queueAckLocked(seq, m.MessageID)
 		return false
 	case seq == s.expected:
-		if s.queued > 0 && s.buffered+in.cost > s.cfg.MaxBufferedBytes {
+		// With a receiver that is not parked, in-order payloads go to it
+		// straight from this goroutine (flushInline), not through the queue.
+		push := s.receiver != nil && !s.parked && s.queue.len() == 0
+		if !push && s.queued > 0 && s.buffered+in.cost > s.cfg.MaxBufferedBytes {
 			s.stats.DroppedForBuffer++
 			return false
 		}
-		s.deliverLocked(in)
-		s.buffered += in.cost
+		if push {
+			s.inline, s.inlineFn = append(s.inline, in), s.receiver
+		} else {
+			s.deliverLocked(in)
+			s.buffered += in.cost
+		}
 		s.stats.MessagesReceived++
 		s.stats.BytesReceived += int64(len(in.payload))
 		s.queueAckLocked(seq, m.MessageID)
@@ -411,8 +428,16 @@ func (s *Stream) handleData(m Message, frame []byte, reuse FrameRecycler) bool {
 				break
 			}
 			delete(s.ooo, s.expected)
-			s.deliverLocked(next)
+			if push {
+				s.buffered -= next.cost // charged when it was buffered
+				s.inline = append(s.inline, next)
+			} else {
+				s.deliverLocked(next)
+			}
 			s.expected++
+		}
+		if push {
+			return true
 		}
 		if s.recvWake != nil {
 			close(s.recvWake)
@@ -437,6 +462,82 @@ func (s *Stream) handleData(m Message, frame []byte, reuse FrameRecycler) bool {
 		s.stats.BytesReceived += int64(len(in.payload))
 		s.queueAckLocked(seq, m.MessageID)
 		return true
+	}
+}
+
+// flushInline hands the payloads handleData took to the receiver, in order.
+// When the receiver refuses one, it and the rest are queued and the stream
+// parks: later payloads queue too until recvParked has drained the queue.
+func (s *Stream) flushInline() {
+	if len(s.inline) == 0 {
+		return
+	}
+	for i, in := range s.inline {
+		if s.inlineFn(in) {
+			continue
+		}
+		s.mu.Lock()
+		for _, r := range s.inline[i:] {
+			s.deliverLocked(r)
+			s.buffered += r.cost
+		}
+		s.parked = true
+		if s.recvWake != nil {
+			close(s.recvWake)
+			s.recvWake = nil
+		}
+		s.mu.Unlock()
+		break
+	}
+	clear(s.inline)
+	s.inline, s.inlineFn = s.inline[:0], nil
+}
+
+// SetReceiver makes the reader goroutine hand every in-order payload to fn,
+// without a hand-off to another goroutine, instead of queueing it for Recv.
+// fn owns what it accepts (inMsg.recycle gives the frame back). It must not
+// block; when it cannot take a payload now it returns false, and that
+// payload and the ones after it queue (bounded by MaxBufferedBytes) until
+// the consumer drains them with recvParked. Payloads already queued when
+// SetReceiver is called are drained the same way. Recv must not be used
+// with a receiver.
+func (s *Stream) SetReceiver(fn func(inMsg) bool) {
+	s.mu.Lock()
+	s.receiver = fn
+	s.parked = s.queue.len() > 0
+	s.mu.Unlock()
+}
+
+// recvParked returns the next queued payload of a stream with a receiver.
+// When the queue is empty the stream unparks, so the receiver gets payloads
+// directly again, and recvParked waits for the next refusal. It returns
+// io.EOF once the stream is closed and the queue is empty.
+func (s *Stream) recvParked(ctx context.Context) (inMsg, error) {
+	s.mu.Lock()
+	for {
+		if s.queue.len() > 0 {
+			in := s.queue.pop()
+			s.queued -= in.cost
+			s.buffered -= in.cost
+			s.mu.Unlock()
+			return in, nil
+		}
+		s.parked = false
+		if s.closed {
+			s.mu.Unlock()
+			return inMsg{}, io.EOF
+		}
+		if s.recvWake == nil {
+			s.recvWake = make(chan struct{})
+		}
+		wake := s.recvWake
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return inMsg{}, ctx.Err()
+		case <-wake:
+		}
+		s.mu.Lock()
 	}
 }
 
