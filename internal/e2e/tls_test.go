@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -59,6 +62,39 @@ func TestTLS(t *testing.T) {
 			t.Fatalf("session to %s over TLS: code %d stdout %q stderr %q", target, r.Code, r.Stdout, r.Stderr)
 		}
 	}
+	// Bulk both ways through a port forward: whole messages are corked
+	// beneath TLS on every hop, and read a buffer of records at a time.
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	port, fwd := startForward(t, s, a.InstanceID, "AWS-StartPortForwardingSession",
+		fmt.Sprintf("portNumber=%d,localPortNumber=0", echo.Addr().(*net.TCPAddr).Port))
+	defer fwd.Kill()
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	data := make([]byte, 32<<20)
+	rand.Read(data)
+	go c.Write(data)
+	c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	back := make([]byte, len(data))
+	if _, err := io.ReadFull(c, back); err != nil || !bytes.Equal(back, data) {
+		t.Fatalf("32 MiB echoed through a port forward over TLS: %v, equal %v", err, bytes.Equal(back, data))
+	}
+
 	var id struct{ Arn string }
 	s.JSON(&id, "whoami")
 	if !strings.HasSuffix(id.Arn, ":user/admin") {

@@ -35,6 +35,7 @@ import (
 	"github.com/tetherhq/tether/internal/ssmapi"
 	"github.com/tetherhq/tether/internal/store"
 	"github.com/tetherhq/tether/internal/store/sqlite"
+	"github.com/tetherhq/tether/internal/wstransport"
 )
 
 // Server is a running tetherd.
@@ -251,7 +252,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() {
 		var err error
 		if s.cfg.TLSCert != "" {
-			err = s.httpSrv.ServeTLS(s.ln, s.cfg.TLSCert, s.cfg.TLSKey)
+			// Corked beneath TLS: the data path's messages go in one write.
+			err = s.httpSrv.ServeTLS(wstransport.CorkListener(s.ln), s.cfg.TLSCert, s.cfg.TLSKey)
 		} else {
 			err = s.httpSrv.Serve(s.ln)
 		}

@@ -13,6 +13,7 @@ package wstransport
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -162,6 +163,21 @@ type corkConn struct {
 	mu   sync.Mutex
 	held bool
 	buf  []byte // pooled while held
+	// r, when set, buffers reads: under TLS, so that one system call
+	// reads several records rather than one (or part of one). Set before
+	// the first read, or by the only reader.
+	r *bufio.Reader
+}
+
+// tlsReadBuffer is what a corked TLS connection reads ahead: one 64 KiB
+// message is four or five records.
+const tlsReadBuffer = 128 << 10
+
+func (c *corkConn) Read(p []byte) (int, error) {
+	if c.r != nil {
+		return c.r.Read(p)
+	}
+	return c.Conn.Read(p)
 }
 
 func (c *corkConn) Write(p []byte) (int, error) {
@@ -217,6 +233,7 @@ func Dial(ctx context.Context, u string, opts *websocket.DialOptions) (*Conn, *h
 		base = http.DefaultTransport
 	}
 	var cork *corkConn
+	secure := strings.HasPrefix(u, "wss:") || strings.HasPrefix(u, "https:")
 	// A transport that dials TLS itself never calls DialContext: cork
 	// stays nil and the connection works as websocket.Dial's does.
 	if tr, ok := base.(*http.Transport); ok {
@@ -231,6 +248,9 @@ func Dial(ctx context.Context, u string, opts *websocket.DialOptions) (*Conn, *h
 				return nil, err
 			}
 			cork = &corkConn{Conn: c}
+			if secure {
+				cork.r = bufio.NewReaderSize(c, tlsReadBuffer)
+			}
 			return cork, nil
 		}
 		nc := *hc
@@ -272,10 +292,40 @@ func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		c.Close()
 		return nil, nil, err
 	}
+	h.br = brw.Reader // the websocket resets and keeps it
+	// Under TLS, cork the connection beneath it (CorkListener), so that a
+	// message's records, not only its plaintext, go in one write.
+	if tc, ok := c.(*tls.Conn); ok {
+		if cork, ok := tc.NetConn().(*corkConn); ok {
+			// Nothing reads the connection while it is being hijacked.
+			cork.r = bufio.NewReaderSize(cork.Conn, tlsReadBuffer)
+			h.cork = cork
+			return c, brw, nil
+		}
+	}
+	if cork, ok := c.(*corkConn); ok {
+		h.cork = cork
+		return c, brw, nil
+	}
 	h.cork = &corkConn{Conn: c}
 	brw.Writer.Reset(h.cork)
-	h.br = brw.Reader // the websocket resets and keeps it
 	return h.cork, brw, nil
+}
+
+// CorkListener wraps a server's listener so that Accept, for a websocket
+// served over TLS on top of it, can hold back the TLS records of a whole
+// message and send them in one write, as it does without TLS. Without it,
+// crypto/tls writes each record of up to 16 KiB with its own system call.
+func CorkListener(ln net.Listener) net.Listener { return corkListener{ln} }
+
+type corkListener struct{ net.Listener }
+
+func (l corkListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &corkConn{Conn: c}, nil
 }
 
 // WebsocketURL turns an http(s) endpoint plus path into a ws(s) URL.
