@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tetherhq/tether/bench/internal/benchenv"
+	"github.com/tetherhq/tether/internal/devcert"
 )
 
 // startTetherForward runs `tether start-session` with the port-forwarding
@@ -128,7 +129,7 @@ func startTetherRow(ctx context.Context, bin, dir string, useTLS bool, port int,
 	var certFile string
 	if useTLS {
 		var keyFile string
-		if certFile, keyFile, err = benchenv.WriteTLSCert(filepath.Join(dir, "tls")); err != nil {
+		if certFile, keyFile, err = devcert.Write(filepath.Join(dir, "tls")); err != nil {
 			return nil, nil, err
 		}
 		// tetherd's built-in agent connects over TLS too, so tetherd

@@ -513,32 +513,7 @@ func (s *Stream) SetReceiver(fn func(inMsg) bool) {
 // directly again, and recvParked waits for the next refusal. It returns
 // io.EOF once the stream is closed and the queue is empty.
 func (s *Stream) recvParked(ctx context.Context) (inMsg, error) {
-	s.mu.Lock()
-	for {
-		if s.queue.len() > 0 {
-			in := s.queue.pop()
-			s.queued -= in.cost
-			s.buffered -= in.cost
-			s.mu.Unlock()
-			return in, nil
-		}
-		s.parked = false
-		if s.closed {
-			s.mu.Unlock()
-			return inMsg{}, io.EOF
-		}
-		if s.recvWake == nil {
-			s.recvWake = make(chan struct{})
-		}
-		wake := s.recvWake
-		s.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return inMsg{}, ctx.Err()
-		case <-wake:
-		}
-		s.mu.Lock()
-	}
+	return s.dequeue(ctx, true)
 }
 
 // deliverLocked moves an in-order message to the Recv queue. Messages that
@@ -989,6 +964,12 @@ func (s *Stream) Recv(ctx context.Context) (PayloadType, []byte, error) {
 // recv is Recv returning the whole inMsg, so that a caller that consumes
 // the payload at once can hand its frame back (inMsg.recycle).
 func (s *Stream) recv(ctx context.Context) (inMsg, error) {
+	return s.dequeue(ctx, false)
+}
+
+// dequeue pops the queue's head, waiting for one; with unpark, an empty
+// queue also unparks the stream (recvParked).
+func (s *Stream) dequeue(ctx context.Context, unpark bool) (inMsg, error) {
 	s.mu.Lock()
 	for {
 		if s.queue.len() > 0 {
@@ -997,6 +978,9 @@ func (s *Stream) recv(ctx context.Context) (inMsg, error) {
 			s.buffered -= in.cost
 			s.mu.Unlock()
 			return in, nil
+		}
+		if unpark {
+			s.parked = false
 		}
 		if s.closed {
 			s.mu.Unlock()

@@ -1,4 +1,6 @@
-package benchenv
+// Package devcert writes a throwaway self-signed certificate for loopback,
+// for the tests and benchmarks that run tetherd over TLS.
+package devcert
 
 import (
 	"crypto/ecdsa"
@@ -14,11 +16,10 @@ import (
 	"time"
 )
 
-// WriteTLSCert writes a self-signed ECDSA P-256 certificate for 127.0.0.1
-// and localhost, valid for a day, and its key to dir as cert.pem and
-// key.pem. tetherd serves with them through TETHER_TLS_CERT and
+// Write writes a self-signed ECDSA P-256 certificate for 127.0.0.1 and
+// localhost, valid for a day, and its key to dir as cert.pem and key.pem. tetherd serves with them through TETHER_TLS_CERT and
 // TETHER_TLS_KEY; clients trust the certificate through SSL_CERT_FILE.
-func WriteTLSCert(dir string) (certFile, keyFile string, err error) {
+func Write(dir string) (certFile, keyFile string, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return "", "", err
