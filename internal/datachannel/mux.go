@@ -12,6 +12,18 @@ import (
 	"time"
 )
 
+// SmuxPayload is a MaxPayload that carries one whole smux frame (a body of
+// up to SmuxFrameSize bytes and its 8-byte header, written in one call) in
+// one message, instead of a full message followed by an 8-byte one, each
+// acknowledged.
+const SmuxPayload = 64<<10 + 512
+
+// SmuxFrameSize is the largest smux v1 frame body (its length field has 16
+// bits). Tether's Mux uses it as MaxFrameSize: every message
+// then carries 64 KiB, half the messages, acks and digests of smux's
+// default 32 KiB frames. The official plugin reads frames of any length.
+const SmuxFrameSize = 65535
+
 // Mux multiplexes connections over a Stream's Output payloads with the
 // smux protocol version 1 (protocol.md §4.2), wire-compatible with
 // github.com/xtaci/smux v1.5.x as the official plugin and agent use it:
@@ -59,9 +71,8 @@ type muxParser struct {
 	need int    // body bytes of the current frame still to come
 	cmd  byte   // the current frame's command
 	id   uint32 // and stream
-	buf  []byte // a PSH body being collected
+	buf  []byte // a PSH body being collected: len(buf)-need bytes so far
 	head []byte // buf's pooled buffer, or nil
-	fill int    // bytes of buf filled
 }
 
 // MuxConfig configures a Mux. Zero fields take smux's defaults.
@@ -314,8 +325,7 @@ func (m *Mux) feed(in inMsg) {
 		}
 		k := min(rx.need, len(p))
 		if rx.cmd == muxPSH {
-			copy(rx.buf[rx.fill:], p[:k])
-			rx.fill += k
+			copy(rx.buf[len(rx.buf)-rx.need:], p[:k])
 		}
 		rx.need -= k
 		p = p[k:]
@@ -324,7 +334,7 @@ func (m *Mux) feed(in inMsg) {
 			if st == nil || !st.push(muxChunk{b: rx.buf, head: rx.head}) {
 				putMuxBuf(rx.head)
 			}
-			rx.buf, rx.head, rx.fill = nil, nil, 0
+			rx.buf, rx.head = nil, nil
 		}
 	}
 	in.recycle()
@@ -372,7 +382,7 @@ func (m *Mux) frameStart() bool {
 		} else {
 			rx.buf = make([]byte, n)
 		}
-		rx.need, rx.fill = n, 0
+		rx.need = n
 	case muxUPD:
 		rx.need = muxHeaderSize // smux v2's window update body; skipped
 	default:

@@ -303,10 +303,6 @@ func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return c, brw, nil
 		}
 	}
-	if cork, ok := c.(*corkConn); ok {
-		h.cork = cork
-		return c, brw, nil
-	}
 	h.cork = &corkConn{Conn: c}
 	brw.Writer.Reset(h.cork)
 	return h.cork, brw, nil

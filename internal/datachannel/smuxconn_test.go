@@ -6,22 +6,11 @@ import (
 	"sync"
 )
 
-// SmuxPayload is a MaxPayload that carries one whole smux frame (a body of
-// up to SmuxFrameSize bytes and its 8-byte header, written in one call) in
-// one message, instead of a full message followed by an 8-byte one, each
-// acknowledged.
-const SmuxPayload = 64<<10 + 512
-
-// SmuxFrameSize is the largest smux v1 frame body (its length field has 16
-// bits). Smux sessions over a Conn use it as MaxFrameSize: every message
-// then carries 64 KiB, half the messages, acks and digests of smux's
-// default 32 KiB frames. The official plugin reads frames of any length.
-const SmuxFrameSize = 65535
-
-// Conn presents a Stream's Output payloads as a byte stream (for smux, or
-// a single forwarded TCP connection): Read returns the peer's Output bytes
-// in order, Write sends Output messages. Other payload types are handed to
-// onOther (from the Read caller's goroutine) and skipped.
+// Conn presents a Stream's Output payloads as a byte stream, so that the
+// tests can run xtaci/smux (as the official plugin and agent do) over a
+// Stream: Read returns the peer's Output bytes in order, Write sends Output
+// messages. Other payload types are handed to onOther (from the Read
+// caller's goroutine) and skipped.
 type Conn struct {
 	s       *Stream
 	onOther func(PayloadType, []byte)
