@@ -119,7 +119,7 @@ func (s *Service) Register(m *ssmapi.Mux) {
 
 // DocumentARN returns a document's ARN.
 func (s *Service) DocumentARN(name string) string {
-	return "arn:aws:ssm:" + s.cfg.Region + ":" + s.cfg.Account + ":document/" + name
+	return api.SSMARN(s.cfg.Region, s.cfg.Account, "document/"+name)
 }
 
 // --- helpers ---
@@ -401,14 +401,22 @@ func (s *Service) authorize(p *auth.Principal, action, name string, tags []store
 	return s.cfg.Auth.Authorize(p, action, s.DocumentARN(name), ctx)
 }
 
-// storedTags returns the tags of the account's document name, none if it
-// has no such document.
-func (s *Service) storedTags(ctx context.Context, name string) ([]store.Tag, error) {
+// authorizeStored authorises action on the named document, whose stored
+// tags (none if there is no such document) are the ssm:resourceTag context,
+// then checks the name. Authorisation comes first, so that a caller who may
+// not act learns nothing about the name.
+func (s *Service) authorizeStored(ctx context.Context, p *auth.Principal, action, name string) error {
 	tags, err := s.cfg.Store.ListTags(ctx, store.ResourceDocument, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+		tags, err = nil, nil
 	}
-	return tags, err
+	if err != nil {
+		return err
+	}
+	if err := s.authorize(p, action, name, tags, nil); err != nil {
+		return err
+	}
+	return checkRef(name)
 }
 
 // --- operations ---
@@ -492,14 +500,7 @@ func (s *Service) createDocument(ctx context.Context, p *auth.Principal, in *Cre
 // name and version, and resolves the version to read.
 func (s *Service) readable(ctx context.Context, p *auth.Principal, action string, in *DocumentInput) (entry, error) {
 	var zero entry
-	tags, err := s.storedTags(ctx, in.Name)
-	if err != nil {
-		return zero, err
-	}
-	if err := s.authorize(p, action, in.Name, tags, nil); err != nil {
-		return zero, err
-	}
-	if err := checkRef(in.Name); err != nil {
+	if err := s.authorizeStored(ctx, p, action, in.Name); err != nil {
 		return zero, err
 	}
 	if err := checkVersion(in.DocumentVersion, false); err != nil {
@@ -559,14 +560,7 @@ func (s *Service) stored(ctx context.Context, name, what string) (store.Document
 }
 
 func (s *Service) updateDocument(ctx context.Context, p *auth.Principal, in *UpdateDocumentInput) (any, error) {
-	tags, err := s.storedTags(ctx, in.Name)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(p, "ssm:UpdateDocument", in.Name, tags, nil); err != nil {
-		return nil, err
-	}
-	if err := checkRef(in.Name); err != nil {
+	if err := s.authorizeStored(ctx, p, "ssm:UpdateDocument", in.Name); err != nil {
 		return nil, err
 	}
 	if err := checkVersion(in.DocumentVersion, false); err != nil {
@@ -631,14 +625,7 @@ func notLatest(name, version, latest string) error {
 }
 
 func (s *Service) updateDefaultVersion(ctx context.Context, p *auth.Principal, in *DocumentInput) (any, error) {
-	tags, err := s.storedTags(ctx, in.Name)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(p, "ssm:UpdateDocumentDefaultVersion", in.Name, tags, nil); err != nil {
-		return nil, err
-	}
-	if err := checkRef(in.Name); err != nil {
+	if err := s.authorizeStored(ctx, p, "ssm:UpdateDocumentDefaultVersion", in.Name); err != nil {
 		return nil, err
 	}
 	if err := checkVersion(in.DocumentVersion, true); err != nil {
@@ -662,14 +649,7 @@ func (s *Service) updateDefaultVersion(ctx context.Context, p *auth.Principal, i
 }
 
 func (s *Service) deleteDocument(ctx context.Context, p *auth.Principal, in *DocumentInput) (any, error) {
-	tags, err := s.storedTags(ctx, in.Name)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(p, "ssm:DeleteDocument", in.Name, tags, nil); err != nil {
-		return nil, err
-	}
-	if err := checkRef(in.Name); err != nil {
+	if err := s.authorizeStored(ctx, p, "ssm:DeleteDocument", in.Name); err != nil {
 		return nil, err
 	}
 	if in.DocumentVersion != "" || in.VersionName != "" {
