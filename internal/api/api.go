@@ -342,3 +342,15 @@ type TaskEnvelope struct {
 	Topic         string `json:"Topic"`
 	SchemaVersion int    `json:"SchemaVersion"`
 }
+
+// SSMARN returns the ARN of an SSM resource in region and account, such as
+// "document/NAME" or "session/ID".
+func SSMARN(region, account, resource string) string {
+	return "arn:aws:ssm:" + region + ":" + account + ":" + resource
+}
+
+// IAMARN returns the ARN of an IAM resource in account, such as
+// "user/NAME" (IAM ARNs have no region).
+func IAMARN(account, resource string) string {
+	return "arn:aws:iam::" + account + ":" + resource
+}

@@ -182,7 +182,7 @@ func (s *Service) filter(in *ListAuditEventsInput) (store.AuditFilter, error) {
 	f.Outcome = in.Outcome
 	f.Principal = in.Principal
 	if f.Principal != "" && !strings.HasPrefix(f.Principal, "arn:") {
-		f.Principal = "arn:aws:iam::" + s.cfg.Account + ":user/" + f.Principal
+		f.Principal = api.IAMARN(s.cfg.Account, "user/"+f.Principal)
 	}
 	f.Resource = in.Target
 	if a := in.Action; a != "" {

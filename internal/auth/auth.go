@@ -80,7 +80,7 @@ func New(cfg Config) (*Authority, error) {
 
 // UserARN is the ARN of a user.
 func (a *Authority) UserARN(name string) string {
-	return "arn:aws:iam::" + a.cfg.Account + ":user/" + name
+	return api.IAMARN(a.cfg.Account, "user/"+name)
 }
 
 // Authenticate verifies the request's SigV4 signature and loads the caller.

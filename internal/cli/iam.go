@@ -300,7 +300,7 @@ func cmdSimulate(ctx context.Context, e Env, args []string) int {
 	for _, k := range keys {
 		entries = append(entries, map[string]any{"ContextKeyName": k, "ContextKeyValues": cf[k], "ContextKeyType": "stringList"})
 	}
-	in := map[string]any{"PolicySourceArn": "arn:aws:iam::" + me.Account + ":user/" + user, "ActionNames": []string{action},
+	in := map[string]any{"PolicySourceArn": api.IAMARN(me.Account, "user/"+user), "ActionNames": []string{action},
 		"ResourceArns": []string{resource}, "ContextEntries": entries}
 	var out struct {
 		EvaluationResults []struct {

@@ -82,7 +82,7 @@ func (s *Service) Presence() *Presence { return s.cfg.Presence }
 
 // InstanceARN returns a managed instance's ARN.
 func (s *Service) InstanceARN(id string) string {
-	return "arn:aws:ssm:" + s.cfg.Region + ":" + s.cfg.Account + ":managed-instance/" + id
+	return api.SSMARN(s.cfg.Region, s.cfg.Account, "managed-instance/"+id)
 }
 
 // Register adds the operations to m.
@@ -130,7 +130,7 @@ func hashCode(code string) []byte {
 // --- activations ---
 
 func (s *Service) createActivation(ctx context.Context, p *auth.Principal, in *api.CreateActivationInput) (any, error) {
-	if err := s.cfg.Auth.Authorize(p, "ssm:CreateActivation", "arn:aws:ssm:"+s.cfg.Region+":"+s.cfg.Account+":activation/*", nil); err != nil {
+	if err := s.cfg.Auth.Authorize(p, "ssm:CreateActivation", api.SSMARN(s.cfg.Region, s.cfg.Account, "activation/*"), nil); err != nil {
 		return nil, err
 	}
 	out, _, err := s.CreateActivation(ctx, *in)
@@ -239,7 +239,7 @@ func (s *Service) describeActivations(ctx context.Context, p *auth.Principal, in
 }
 
 func (s *Service) deleteActivation(ctx context.Context, p *auth.Principal, in *api.ActivationIDInput) (any, error) {
-	if err := s.cfg.Auth.Authorize(p, "ssm:DeleteActivation", "arn:aws:ssm:"+s.cfg.Region+":"+s.cfg.Account+":activation/"+in.ActivationID, nil); err != nil {
+	if err := s.cfg.Auth.Authorize(p, "ssm:DeleteActivation", api.SSMARN(s.cfg.Region, s.cfg.Account, "activation/"+in.ActivationID), nil); err != nil {
 		return nil, err
 	}
 	err := s.cfg.Store.DeleteActivation(ctx, in.ActivationID)

@@ -225,18 +225,18 @@ func mapErr(err error, kind, name string) error {
 }
 
 func (s *Service) userARN(name string) string {
-	return "arn:aws:iam::" + s.cfg.Account + ":user/" + name
+	return api.IAMARN(s.cfg.Account, "user/"+name)
 }
 func (s *Service) groupARN(name string) string {
-	return "arn:aws:iam::" + s.cfg.Account + ":group/" + name
+	return api.IAMARN(s.cfg.Account, "group/"+name)
 }
 func (s *Service) policyARN(name string) string {
-	return "arn:aws:iam::" + s.cfg.Account + ":policy/" + name
+	return api.IAMARN(s.cfg.Account, "policy/"+name)
 }
 
 // policyName extracts a managed policy's name from its ARN in this account.
 func (s *Service) policyName(arn string) (string, error) {
-	name, ok := strings.CutPrefix(arn, "arn:aws:iam::"+s.cfg.Account+":policy/")
+	name, ok := strings.CutPrefix(arn, s.policyARN(""))
 	if !ok || name == "" {
 		return "", &api.Error{Status: http.StatusBadRequest, Code: CodeInvalidInput, Message: fmt.Sprintf("ARN %s is not a policy ARN of account %s.", arn, s.cfg.Account)}
 	}
@@ -996,7 +996,7 @@ type MatchedStatement struct {
 }
 
 func (s *Service) simulate(ctx context.Context, p *auth.Principal, in *simulateInput) (any, error) {
-	user, ok := strings.CutPrefix(in.PolicySourceArn, "arn:aws:iam::"+s.cfg.Account+":user/")
+	user, ok := strings.CutPrefix(in.PolicySourceArn, s.userARN(""))
 	if !ok || user == "" {
 		return nil, &api.Error{Status: http.StatusBadRequest, Code: CodeInvalidInput, Message: "PolicySourceArn must be a user ARN of this account"}
 	}

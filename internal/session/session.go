@@ -194,12 +194,12 @@ func (m *Manager) Register(mux *ssmapi.Mux) {
 
 // SessionARN returns a session's ARN.
 func (m *Manager) SessionARN(id string) string {
-	return "arn:aws:ssm:" + m.cfg.Region + ":" + m.cfg.Account + ":session/" + id
+	return api.SSMARN(m.cfg.Region, m.cfg.Account, "session/"+id)
 }
 
 // DocumentARN returns a document's ARN.
 func (m *Manager) DocumentARN(name string) string {
-	return "arn:aws:ssm:" + m.cfg.Region + ":" + m.cfg.Account + ":document/" + name
+	return api.SSMARN(m.cfg.Region, m.cfg.Account, "document/"+name)
 }
 
 var docNameRe = regexp.MustCompile(`^[a-zA-Z0-9_\-.:/]{3,128}$`)
