@@ -903,18 +903,11 @@ func (s *Stream) sendChunk(ctx context.Context, pt PayloadType, a, b []byte) err
 		if s.windowOpenLocked(size) {
 			break
 		}
-		if s.sendWake == nil {
-			s.sendWake = make(chan struct{})
-		}
-		wake := s.sendWake
-		s.mu.Unlock()
-		select {
-		case <-ctx.Done():
+		if err := s.waitLocked(ctx, &s.sendWake); err != nil {
+			s.mu.Unlock()
 			s.release(p)
-			return ctx.Err()
-		case <-wake:
+			return err
 		}
-		s.mu.Lock()
 	}
 	p.seq = s.nextSeq
 	s.nextSeq++
@@ -986,17 +979,10 @@ func (s *Stream) dequeue(ctx context.Context, unpark bool) (inMsg, error) {
 			s.mu.Unlock()
 			return inMsg{}, io.EOF
 		}
-		if s.recvWake == nil {
-			s.recvWake = make(chan struct{})
+		if err := s.waitLocked(ctx, &s.recvWake); err != nil {
+			s.mu.Unlock()
+			return inMsg{}, err
 		}
-		wake := s.recvWake
-		s.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return inMsg{}, ctx.Err()
-		case <-wake:
-		}
-		s.mu.Lock()
 	}
 }
 
@@ -1047,18 +1033,29 @@ func (s *Stream) WaitAcked(ctx context.Context) error {
 			s.mu.Unlock()
 			return ErrClosed
 		}
-		if s.sendWake == nil {
-			s.sendWake = make(chan struct{})
+		if err := s.waitLocked(ctx, &s.sendWake); err != nil {
+			s.mu.Unlock()
+			return err
 		}
-		wake := s.sendWake
-		s.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-wake:
-		}
-		s.mu.Lock()
 	}
+}
+
+// waitLocked releases s.mu until *wake (made if nil) is closed or ctx ends,
+// and returns with s.mu held: ctx's error if it ended.
+func (s *Stream) waitLocked(ctx context.Context, wake *chan struct{}) error {
+	if *wake == nil {
+		*wake = make(chan struct{})
+	}
+	ch := *wake
+	s.mu.Unlock()
+	var err error
+	select {
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-ch:
+	}
+	s.mu.Lock()
+	return err
 }
 
 // Close stops Run and unblocks Send, Write, Recv and WaitAcked. Recv still
