@@ -68,6 +68,7 @@ func main() {
 	timeout := flag.Duration("timeout", 2*time.Minute, "bound on each bulk transfer and each echo run")
 	cpuprofile := flag.String("cpuprofile", "", "write CPU profiles of tetherd, tether-agent and the tether CLI to this directory")
 	traces := flag.Bool("trace", false, "with -cpuprofile, write execution traces (go tool trace) instead of CPU profiles")
+	only := flag.String("rows", "", "comma-separated words; run only the rows whose names contain one of them (ssh -L always runs), such as TLS or relay")
 	flag.Parse()
 	n, err := benchenv.ParseSize(*size)
 	if err != nil || n < 1 || *echoes < 1 || *rounds < 1 {
@@ -75,7 +76,7 @@ func main() {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, options{size: n, echoes: *echoes, rounds: *rounds, timeout: *timeout, profileDir: *cpuprofile, trace: *traces})
+	err = run(ctx, options{size: n, echoes: *echoes, rounds: *rounds, timeout: *timeout, profileDir: *cpuprofile, trace: *traces, rows: *only})
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "portforward:", err)
@@ -90,6 +91,7 @@ type options struct {
 	timeout    time.Duration // each bulk transfer and echo run
 	profileDir string
 	trace      bool // execution traces instead of CPU profiles
+	rows       string // -rows: comma-separated words a row's name must contain one of
 }
 
 // startTimeout bounds each wait while starting daemons.
@@ -243,6 +245,9 @@ func run(ctx context.Context, o options) error {
 		defer stop()
 		rows = append(rows, r)
 	}
+	if o.rows != "" {
+		rows = slices.DeleteFunc(rows, func(r *row) bool { return r != sshRow && !selected(r.name, o.rows) })
+	}
 	fail := func(r *row, err error) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted during %s", r.name)
@@ -295,6 +300,17 @@ func run(ctx context.Context, o options) error {
 		fmt.Printf("\n%s of round 1 (numbers slightly lower than without): %s/{tetherd,tether-agent,tether}{,-tls}-{bulk,echo}%s\n", what, o.profileDir, ext)
 	}
 	return nil
+}
+
+// selected reports whether name contains one of the comma-separated words
+// in list, ignoring case.
+func selected(name, list string) bool {
+	for w := range strings.SplitSeq(list, ",") {
+		if w = strings.TrimSpace(w); w != "" && strings.Contains(strings.ToLower(name), strings.ToLower(w)) {
+			return true
+		}
+	}
+	return false
 }
 
 func warmEchoes(n int) int { return max(100, n/10) }

@@ -96,3 +96,19 @@ func TestRelay(t *testing.T) {
 		t.Fatalf("echo: %d round trips measured, want 20", len(rtt))
 	}
 }
+
+func TestSelected(t *testing.T) {
+	for _, c := range []struct {
+		name, list string
+		want       bool
+	}{
+		{"tether port-forward (TLS)", "tls", true},
+		{"tether port-forward", "TLS", false},
+		{"Go TCP relay x3", "ssh, relay", true},
+		{"direct loopback TCP", " , ", false},
+	} {
+		if got := selected(c.name, c.list); got != c.want {
+			t.Errorf("selected(%q, %q) = %v, want %v", c.name, c.list, got, c.want)
+		}
+	}
+}
