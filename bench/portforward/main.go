@@ -90,7 +90,7 @@ type options struct {
 	rounds     int
 	timeout    time.Duration // each bulk transfer and echo run
 	profileDir string
-	trace      bool // execution traces instead of CPU profiles
+	trace      bool   // execution traces instead of CPU profiles
 	rows       string // -rows: comma-separated words a row's name must contain one of
 }
 
