@@ -4,21 +4,28 @@
 //
 // The data path is the reason for most of this file. The websocket library
 // writes a frame through a 4 KiB buffer: a client's masked 64 KiB frame
-// becomes 16 write system calls, a server's frame two. Connections made by
-// Dial and Accept send each message in one write instead (corkConn), and
-// messages are read into pooled buffers that the reader hands back with
-// RecycleFrame, so the data path allocates nothing per message.
+// becomes 16 write system calls, a server's frame two, and under TLS as
+// many records. Connections made by Dial and Accept encode binary messages
+// themselves instead (appendFrame: header, payload copied and masked in one
+// pass) and send a batch of them with one write to the connection, or to
+// TLS, whose records then go out in one system call too (corkConn beneath
+// it). Messages are read into pooled buffers that the reader hands back
+// with RecycleFrame, so the data path allocates nothing per message.
 package wstransport
 
 import (
 	"bufio"
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -52,8 +59,15 @@ func putFrame(b []byte) {
 type Conn struct {
 	C    *websocket.Conn
 	cork *corkConn     // nil when the connection was not made by Dial or Accept
-	wmu  sync.Mutex    // one WriteMessage at a time holds cork
 	br   *bufio.Reader // what the websocket reads through, if Accept made it
+	// out, when set, is where the websocket library writes (the TLS
+	// connection above cork, or cork itself): WriteMessage(s) write whole
+	// frames there, encoded in wbuf. Each is one Write call, as each of
+	// the library's own frames (pong, close) is, so they never interleave.
+	out    io.Writer
+	client bool // frames are masked
+	wmu    sync.Mutex
+	wbuf   []byte // guarded by wmu
 }
 
 // Buffered returns how many received bytes wait in the read buffer: more
@@ -120,14 +134,7 @@ func (t *Conn) WriteMessage(ctx context.Context, b []byte) error {
 	if t.cork == nil {
 		return t.C.Write(ctx, websocket.MessageBinary, b)
 	}
-	t.wmu.Lock()
-	defer t.wmu.Unlock()
-	t.cork.hold()
-	err := t.C.Write(ctx, websocket.MessageBinary, b)
-	if ferr := t.cork.release(ctx, t.C); err == nil {
-		err = ferr
-	}
-	return err
+	return t.WriteMessages(ctx, [][]byte{b})
 }
 
 // WriteMessages sends frames as binary messages, in one write when the
@@ -143,17 +150,79 @@ func (t *Conn) WriteMessages(ctx context.Context, frames [][]byte) error {
 	}
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
-	t.cork.hold()
-	var err error
-	for _, b := range frames {
-		if err = t.C.Write(ctx, websocket.MessageBinary, b); err != nil {
-			break
+	if t.out == nil {
+		// A connection whose TLS we could not reach (a proxy's): the
+		// library writes, and cork beneath TLS sends it in one write.
+		t.cork.hold()
+		var err error
+		for _, b := range frames {
+			if err = t.C.Write(ctx, websocket.MessageBinary, b); err != nil {
+				break
+			}
 		}
+		if ferr := t.cork.release(ctx, t.C, nil); err == nil {
+			err = ferr
+		}
+		return err
 	}
-	if ferr := t.cork.release(ctx, t.C); err == nil {
-		err = ferr
+	w := t.wbuf[:0]
+	for _, b := range frames {
+		w = appendFrame(w, b, t.client)
 	}
-	return err
+	t.wbuf = w
+	if len(w) > 4*frameCap {
+		t.wbuf = nil // a rare batch of 1 MiB messages is not kept
+	}
+	if t.out == io.Writer(t.cork) {
+		return t.cork.writeOut(ctx, t.C, w)
+	}
+	t.cork.hold()
+	return t.cork.release(ctx, t.C, func() error {
+		_, err := t.out.Write(w)
+		return err
+	})
+}
+
+// appendFrame appends b as one binary websocket frame (RFC 6455 §5.2),
+// masked with a random key when mask is set (a client's frames).
+func appendFrame(dst, b []byte, mask bool) []byte {
+	n := len(b)
+	maskBit := byte(0)
+	if mask {
+		maskBit = 0x80
+	}
+	dst = append(dst, 0x82) // FIN, binary
+	switch {
+	case n < 126:
+		dst = append(dst, maskBit|byte(n))
+	case n <= 0xffff:
+		dst = append(dst, maskBit|126)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
+	default:
+		dst = append(dst, maskBit|127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+	if !mask {
+		return append(dst, b...)
+	}
+	// The key only has to be unpredictable to whoever chooses the
+	// payload (RFC 6455 §10.3); math/rand/v2's generator is seeded from
+	// the operating system's.
+	var key [4]byte
+	binary.LittleEndian.PutUint32(key[:], rand.Uint32())
+	dst = append(dst, key[:]...)
+	start := len(dst)
+	dst = slices.Grow(dst, n)[:start+n]
+	var ks [512]byte // the key repeated, for XORBytes' vector loop
+	for i := 0; i < len(ks); i += 4 {
+		copy(ks[i:], key[:])
+	}
+	out := dst[start:]
+	for len(b) > 0 {
+		k := subtle.XORBytes(out, b, ks[:min(len(b), len(ks))])
+		out, b = out[k:], b[k:]
+	}
+	return dst
 }
 
 // corkConn collects what is written between hold and release and sends it
@@ -196,29 +265,45 @@ func (c *corkConn) hold() {
 	c.mu.Unlock()
 }
 
-// release writes what was held. The websocket library closes the
-// connection when ctx ends during its own writes; this write is outside
-// them, so it does the same.
-func (c *corkConn) release(ctx context.Context, ws *websocket.Conn) error {
+// release runs fill, if not nil, and writes what was held. The websocket
+// library closes the connection when ctx ends during its own writes;
+// these writes are outside them, so they do the same.
+func (c *corkConn) release(ctx context.Context, ws *websocket.Conn, fill func() error) error {
+	stop := context.AfterFunc(ctx, func() { ws.CloseNow() })
+	var err error
+	if fill != nil {
+		err = fill()
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	b := c.buf
 	c.held, c.buf = false, nil
-	defer putFrame(b)
-	if len(b) == 0 {
-		return nil
+	if len(b) > 0 && err == nil {
+		_, err = c.Conn.Write(b)
 	}
-	stop := context.AfterFunc(ctx, func() { ws.CloseNow() })
-	_, err := c.Conn.Write(b)
+	c.mu.Unlock()
+	putFrame(b)
 	if !stop() && err != nil {
 		err = errors.Join(context.Cause(ctx), err)
+		ws.CloseNow()
+	} else if err != nil {
+		ws.CloseNow() // the stream is broken mid-frame: the reader must end too
 	}
 	return err
 }
 
+// writeOut writes b, whole frames, in one write, bounded by ctx as release.
+func (c *corkConn) writeOut(ctx context.Context, ws *websocket.Conn, b []byte) error {
+	return c.release(ctx, ws, func() error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		_, err := c.Conn.Write(b)
+		return err
+	})
+}
+
 // Dial opens a websocket like websocket.Dial, on a connection that sends
-// each message in one write when opts' HTTP client uses an *http.Transport
-// (or none), and as websocket.Dial does otherwise.
+// each batch of messages in one write when opts' HTTP client uses an
+// *http.Transport (or none), and as websocket.Dial does otherwise.
 func Dial(ctx context.Context, u string, opts *websocket.DialOptions) (*Conn, *http.Response, error) {
 	var o websocket.DialOptions
 	if opts != nil {
@@ -233,6 +318,7 @@ func Dial(ctx context.Context, u string, opts *websocket.DialOptions) (*Conn, *h
 		base = http.DefaultTransport
 	}
 	var cork *corkConn
+	var out io.Writer
 	secure := strings.HasPrefix(u, "wss:") || strings.HasPrefix(u, "https:")
 	// A transport that dials TLS itself never calls DialContext: cork
 	// stays nil and the connection works as websocket.Dial's does.
@@ -248,10 +334,43 @@ func Dial(ctx context.Context, u string, opts *websocket.DialOptions) (*Conn, *h
 				return nil, err
 			}
 			cork = &corkConn{Conn: c}
+			out = cork
 			if secure {
+				// Through a proxy: the transport does TLS on top.
 				cork.r = bufio.NewReaderSize(c, tlsReadBuffer)
+				out = nil
 			}
 			return cork, nil
+		}
+		//lint:ignore SA1019 a transport that sets DialTLS dials TLS itself
+		if secure && tr.DialTLSContext == nil && tr.DialTLS == nil {
+			// TLS is ours, so that messages can be written to it whole.
+			tlsConf := tr.TLSClientConfig
+			tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := dial(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				conf := &tls.Config{}
+				if tlsConf != nil {
+					conf = tlsConf.Clone()
+				}
+				if conf.ServerName == "" {
+					if conf.ServerName, _, err = net.SplitHostPort(addr); err != nil {
+						c.Close()
+						return nil, err
+					}
+				}
+				conf.NextProtos = []string{"http/1.1"} // websockets need HTTP/1.1
+				k := &corkConn{Conn: c, r: bufio.NewReaderSize(c, tlsReadBuffer)}
+				tc := tls.Client(k, conf)
+				if err := tc.HandshakeContext(ctx); err != nil {
+					c.Close()
+					return nil, err
+				}
+				cork, out = k, tc
+				return tc, nil
+			}
 		}
 		nc := *hc
 		nc.Transport = tr
@@ -261,7 +380,7 @@ func Dial(ctx context.Context, u string, opts *websocket.DialOptions) (*Conn, *h
 	if err != nil {
 		return nil, resp, err
 	}
-	return &Conn{C: c, cork: cork}, resp, nil
+	return &Conn{C: c, cork: cork, out: out, client: true}, resp, nil
 }
 
 // Accept upgrades an HTTP request to a websocket like websocket.Accept, on
@@ -272,7 +391,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOption
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{C: c, cork: hw.cork, br: hw.br}, nil
+	return &Conn{C: c, cork: hw.cork, br: hw.br, out: hw.out}, nil
 }
 
 // hijackWriter hands the websocket library a connection that writes
@@ -281,6 +400,7 @@ type hijackWriter struct {
 	http.ResponseWriter
 	cork *corkConn
 	br   *bufio.Reader
+	out  io.Writer // the TLS connection above cork, or cork
 }
 
 func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -299,11 +419,12 @@ func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		if cork, ok := tc.NetConn().(*corkConn); ok {
 			// Nothing reads the connection while it is being hijacked.
 			cork.r = bufio.NewReaderSize(cork.Conn, tlsReadBuffer)
-			h.cork = cork
+			h.cork, h.out = cork, tc
 			return c, brw, nil
 		}
 	}
 	h.cork = &corkConn{Conn: c}
+	h.out = h.cork
 	brw.Writer.Reset(h.cork)
 	return h.cork, brw, nil
 }

@@ -1,0 +1,153 @@
+package wstransport
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// TestEcho sends messages of every header size through Dial and Accept,
+// plain and over TLS, singly and in batches, while both libraries answer
+// pings on the same connections: the frames this package encodes must
+// decode in the websocket library and never interleave with its own.
+func TestEcho(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", secure), func(t *testing.T) { testEcho(t, secure) })
+	}
+}
+
+func testEcho(t *testing.T, secure bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var pings sync.WaitGroup
+	defer pings.Wait()
+	defer cancel()
+	accepted := make(chan *Conn, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tc, err := Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		tc.C.SetReadLimit(4 << 20)
+		accepted <- tc
+		pings.Go(func() { ping(ctx, tc) })
+		for {
+			b, err := tc.ReadMessage(ctx)
+			if err != nil {
+				return
+			}
+			// Echo twice, as one batch.
+			if err := tc.WriteMessages(ctx, [][]byte{b, b}); err != nil {
+				return
+			}
+		}
+	}))
+	srv.Listener = CorkListener(srv.Listener)
+	if secure {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	defer srv.Close()
+	u, _ := WebsocketURL(srv.URL, "/")
+	if !strings.HasPrefix(u, map[bool]string{false: "ws:", true: "wss:"}[secure]) {
+		t.Fatalf("url %s", u)
+	}
+	c, _, err := Dial(ctx, u, &websocket.DialOptions{HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.C.CloseNow()
+	c.C.SetReadLimit(4 << 20)
+	sc := <-accepted
+	// Both ends must take the path that encodes frames itself.
+	if c.out == nil || sc.out == nil || !c.client || sc.client {
+		t.Fatalf("client out=%T client=%v, server out=%T", c.out, c.client, sc.out)
+	}
+	pings.Go(func() { ping(ctx, c) })
+
+	sizes := []int{0, 1, 125, 126, 127, 4095, 4096, 65535, 65536, 65537, 1 << 20}
+	var sent [][]byte
+	for i, n := range sizes {
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = byte(rand.Uint32())
+		}
+		sent = append(sent, b)
+		if i%2 == 0 {
+			err = c.WriteMessage(ctx, b)
+		} else {
+			err = c.WriteMessages(ctx, [][]byte{b})
+		}
+		if err != nil {
+			t.Fatalf("write %d bytes: %v", n, err)
+		}
+	}
+	for _, b := range sent {
+		for k := range 2 {
+			got, err := c.ReadMessage(ctx)
+			if err != nil {
+				t.Fatalf("read echo %d of %d bytes: %v", k, len(b), err)
+			}
+			if !bytes.Equal(got, b) {
+				t.Fatalf("echo %d of %d bytes differs (got %d bytes)", k, len(b), len(got))
+			}
+			c.RecycleFrame(got)
+		}
+	}
+}
+
+// ping pings until ctx ends or the connection fails; the peer's library
+// answers with a pong written between our messages.
+func ping(ctx context.Context, c *Conn) {
+	for ctx.Err() == nil {
+		if c.C.Ping(ctx) != nil {
+			return
+		}
+	}
+}
+
+func TestAppendFrameHeader(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		mask bool
+		want []byte
+	}{
+		{0, false, []byte{0x82, 0}},
+		{125, false, []byte{0x82, 125}},
+		{126, false, []byte{0x82, 126, 0, 126}},
+		{65535, false, []byte{0x82, 126, 0xff, 0xff}},
+		{65536, false, []byte{0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0}},
+		{3, true, []byte{0x82, 0x83}},
+	} {
+		f := appendFrame(nil, make([]byte, c.n), c.mask)
+		if !bytes.HasPrefix(f, c.want) {
+			t.Errorf("%d bytes, mask %v: header % x, want % x", c.n, c.mask, f[:len(c.want)], c.want)
+		}
+		extra := 0
+		if c.mask {
+			extra = 4
+		}
+		if len(f) != len(c.want)+extra+c.n {
+			t.Errorf("%d bytes, mask %v: frame is %d bytes", c.n, c.mask, len(f))
+		}
+		if c.mask {
+			// Zeros masked are the key itself, repeated.
+			key := f[len(c.want) : len(c.want)+4]
+			for i, v := range f[len(c.want)+4:] {
+				if v != key[i%4] {
+					t.Fatalf("byte %d masked to %x, key % x", i, v, key)
+				}
+			}
+		}
+	}
+}
