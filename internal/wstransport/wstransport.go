@@ -346,6 +346,13 @@ func Dial(ctx context.Context, u string, opts *websocket.DialOptions) (*Conn, *h
 		if secure && tr.DialTLSContext == nil && tr.DialTLS == nil {
 			// TLS is ours, so that messages can be written to it whole.
 			tlsConf := tr.TLSClientConfig
+			target := ""
+			if pu, err := url.Parse(u); err == nil {
+				target = pu.Host
+				if pu.Port() == "" {
+					target = net.JoinHostPort(pu.Hostname(), "443")
+				}
+			}
 			tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 				c, err := dial(ctx, network, addr)
 				if err != nil {
@@ -368,7 +375,13 @@ func Dial(ctx context.Context, u string, opts *websocket.DialOptions) (*Conn, *h
 					c.Close()
 					return nil, err
 				}
-				cork, out = k, tc
+				// An https proxy is dialled here too; the transport then
+				// tunnels a second TLS through this one, which the library
+				// writes to.
+				cork = k
+				if addr == target {
+					out = tc
+				}
 				return tc, nil
 			}
 		}

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -21,11 +24,41 @@ import (
 // decode in the websocket library and never interleave with its own.
 func TestEcho(t *testing.T) {
 	for _, secure := range []bool{false, true} {
-		t.Run(fmt.Sprintf("tls=%v", secure), func(t *testing.T) { testEcho(t, secure) })
+		t.Run(fmt.Sprintf("tls=%v", secure), func(t *testing.T) { testEcho(t, secure, false) })
 	}
+	// Through an https proxy the client's TLS to the server runs inside
+	// the TLS to the proxy: the library writes, frames still arrive whole.
+	t.Run("tls=true,https-proxy", func(t *testing.T) { testEcho(t, true, true) })
 }
 
-func testEcho(t *testing.T, secure bool) {
+// connectProxy serves CONNECT over TLS, as an https proxy does.
+func connectProxy(t *testing.T) *httptest.Server {
+	p := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		up, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			up.Close()
+			return
+		}
+		brw.Flush()
+		go func() { io.Copy(up, brw); up.Close() }()
+		io.Copy(c, up)
+		c.Close()
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func testEcho(t *testing.T, secure, proxied bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var pings sync.WaitGroup
@@ -62,15 +95,22 @@ func testEcho(t *testing.T, secure bool) {
 	if !strings.HasPrefix(u, map[bool]string{false: "ws:", true: "wss:"}[secure]) {
 		t.Fatalf("url %s", u)
 	}
-	c, _, err := Dial(ctx, u, &websocket.DialOptions{HTTPClient: srv.Client()})
+	hc := srv.Client()
+	if proxied {
+		pu, _ := url.Parse(connectProxy(t).URL)
+		// httptest's servers share one certificate, which hc trusts.
+		hc.Transport.(*http.Transport).Proxy = http.ProxyURL(pu)
+	}
+	c, _, err := Dial(ctx, u, &websocket.DialOptions{HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.C.CloseNow()
 	c.C.SetReadLimit(4 << 20)
 	sc := <-accepted
-	// Both ends must take the path that encodes frames itself.
-	if c.out == nil || sc.out == nil || !c.client || sc.client {
+	// Both ends take the path that encodes frames itself, except a client
+	// whose TLS the transport does, inside the proxy's.
+	if (c.out == nil) != proxied || sc.out == nil || !c.client || sc.client {
 		t.Fatalf("client out=%T client=%v, server out=%T", c.out, c.client, sc.out)
 	}
 	pings.Go(func() { ping(ctx, c) })
