@@ -214,8 +214,7 @@ func splice(a io.ReadWriteCloser, b net.Conn) (toA, toB int64) {
 			b.Close()
 		}
 	}()
-	// Reads of one smux frame: io.Copy's 32 KiB would halve the messages.
-	n, _ := io.CopyBuffer(struct{ io.Writer }{a}, struct{ io.Reader }{b}, make([]byte, datachannel.SmuxFrameSize))
+	n, _ := datachannel.CopyIn(a, b)
 	in.Store(n)
 	a.Close()
 	wg.Wait()

@@ -477,8 +477,7 @@ func runPortForward(ctx context.Context, s *datachannel.Stream, sid string, pp p
 func pipe(a net.Conn, b io.ReadWriteCloser) {
 	done := make(chan struct{})
 	go func() {
-		// Reads of one smux frame: io.Copy's 32 KiB would halve them.
-		io.CopyBuffer(struct{ io.Writer }{b}, struct{ io.Reader }{a}, make([]byte, datachannel.SmuxFrameSize))
+		datachannel.CopyIn(b, a)
 		b.Close()
 		close(done)
 	}()

@@ -164,6 +164,15 @@ func appendStreamFrame(dst []byte, m *Message, a, b []byte, hash bool) []byte {
 	dst = slices.Grow(dst, payloadOffset+n)
 	dst = dst[:start+payloadOffset+n]
 	h := dst[start:]
+	copy(h[payloadOffset:], a)
+	copy(h[payloadOffset+len(a):], b)
+	finishStreamFrame(h, m, hash)
+	return dst
+}
+
+// finishStreamFrame writes m's header into h, a frame whose payload is
+// already in place at payloadOffset and runs to the end of h.
+func finishStreamFrame(h []byte, m *Message, hash bool) {
 	binary.BigEndian.PutUint32(h[offHeaderLength:], HeaderLength)
 	k := copy(h[offMessageType:offMessageType+typeFieldLen], m.MessageType)
 	for i := offMessageType + k; i < offMessageType+typeFieldLen; i++ {
@@ -176,16 +185,13 @@ func appendStreamFrame(dst []byte, m *Message, a, b []byte, hash bool) []byte {
 	copy(h[offMessageID:offMessageID+8], m.MessageID[8:])
 	copy(h[offMessageID+8:offMessageID+16], m.MessageID[:8])
 	binary.BigEndian.PutUint32(h[offPayloadType:], uint32(m.PayloadType))
-	binary.BigEndian.PutUint32(h[offPayloadLength:], uint32(n))
-	copy(h[payloadOffset:], a)
-	copy(h[payloadOffset+len(a):], b)
+	binary.BigEndian.PutUint32(h[offPayloadLength:], uint32(len(h)-payloadOffset))
 	if hash {
 		digest := sha256.Sum256(h[payloadOffset:])
 		copy(h[offDigest:offDigest+32], digest[:])
 	} else {
 		clear(h[offDigest : offDigest+32])
 	}
-	return dst
 }
 
 // MarshalBinary returns m's wire form; see AppendBinary.

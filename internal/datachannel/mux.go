@@ -689,6 +689,57 @@ func (st *MuxStream) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// ReadFrom implements io.ReaderFrom: each read from r lands straight in
+// the message that carries it, as one frame of up to MaxFrameSize bytes.
+// It returns when r reports EOF (nil) or another error, or the stream ends.
+func (st *MuxStream) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		select {
+		case <-st.die:
+			return total, io.ErrClosedPipe
+		default:
+		}
+		var rerr error
+		n, err := st.m.s.sendRead(st.ctx, PayloadOutput, func(b []byte) (int, error) {
+			b = b[:muxHeaderSize+min(len(b)-muxHeaderSize, st.m.cfg.MaxFrameSize)]
+			k, err := r.Read(b[muxHeaderSize:])
+			rerr = err
+			if k <= 0 {
+				return 0, nil
+			}
+			b[0], b[1] = muxVersion, muxPSH
+			binary.LittleEndian.PutUint16(b[2:], uint16(k))
+			binary.LittleEndian.PutUint32(b[4:], st.id)
+			return muxHeaderSize + k, nil
+		})
+		if n > 0 {
+			total += int64(n - muxHeaderSize)
+		}
+		if err != nil {
+			if st.ctx.Err() != nil {
+				return total, io.ErrClosedPipe
+			}
+			return total, err
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}
+
+// CopyIn copies src into dst, a MuxStream (or any writer), until src's EOF
+// or an error: one message per read, each read up to a whole frame.
+func CopyIn(dst io.Writer, src io.Reader) (int64, error) {
+	if rf, ok := dst.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, make([]byte, SmuxFrameSize))
+}
+
 func (st *MuxStream) writeFrame(cmd byte, data []byte) error {
 	var h [muxHeaderSize]byte
 	h[0], h[1] = muxVersion, cmd

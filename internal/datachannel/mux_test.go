@@ -118,8 +118,15 @@ func exchange(cli muxEnd, size int, seed uint64) error {
 		b, _ := io.ReadAll(io.LimitReader(st, int64(size)))
 		got <- b
 	}()
-	// Uneven writes, so frames of every size cross.
-	for p := data; len(p) > 0; {
+	// Uneven writes, so frames of every size cross; on odd streams, uneven
+	// reads by CopyIn (MuxStream.ReadFrom) instead.
+	if seed%2 == 1 {
+		n, err := CopyIn(st, &unevenReader{data: data, seed: seed})
+		if err != nil || n != int64(size) {
+			return fmt.Errorf("stream %d: CopyIn copied %d of %d bytes: %v", seed, n, size, err)
+		}
+	}
+	for p := data; len(p) > 0 && seed%2 == 0; {
 		n := min(len(p), 1+int(seed*7919+uint64(len(p)))%200_000)
 		if _, err := st.Write(p[:n]); err != nil {
 			return err
@@ -135,6 +142,25 @@ func exchange(cli muxEnd, size int, seed uint64) error {
 		return fmt.Errorf("stream %d: no echo", seed)
 	}
 	return nil
+}
+
+// unevenReader returns data in reads of varying sizes, up to 100 KB, and
+// its last bytes together with io.EOF.
+type unevenReader struct {
+	data []byte
+	seed uint64
+}
+
+func (r *unevenReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), 1+int(r.seed*7919+uint64(len(r.data)))%100_000)], r.data)
+	r.data = r.data[n:]
+	if len(r.data) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 func TestMux(t *testing.T) {

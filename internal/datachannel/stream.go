@@ -547,8 +547,11 @@ func (s *Stream) acksDue() {
 	s.mu.Lock()
 	s.ackArmed = false
 	s.ackDue = len(s.acks) > 0
+	due := s.ackDue
 	s.mu.Unlock()
-	s.wakeWriter()
+	if due {
+		s.wakeWriter()
+	}
 }
 
 func (s *Stream) wakeWriter() {
@@ -694,7 +697,7 @@ func (s *Stream) finishWriteLocked(p *outMsg) {
 // returns with s.mu released. A failed write ends the Run, as one by the
 // writer would: p stays queued and goes out on the next transport.
 func (s *Stream) sendDirectLocked(p *outMsg) {
-	if s.t == nil || s.busy || s.sweeping || p.seq != max(s.sendNext, s.base) || s.out.len() > 1 {
+	if s.t == nil || s.busy || s.sweeping || p.seq != max(s.sendNext, s.base) {
 		s.mu.Unlock()
 		s.wakeWriter()
 		return
@@ -782,6 +785,11 @@ func (s *Stream) takeAcksLocked() int {
 	s.acks = s.acks[:copy(s.acks, s.acks[n:])]
 	if len(s.acks) == 0 {
 		s.ackDue = false
+		// Every ack went with a message: the timer need not wake anyone
+		// (an echo or a keystroke answered within ackDelay).
+		if s.ackArmed && s.ackTimer.Stop() {
+			s.ackArmed = false
+		}
 	}
 	return n
 }
@@ -893,6 +901,46 @@ func (s *Stream) sendChunk(ctx context.Context, pt PayloadType, a, b []byte) err
 	// The sequence number is patched in once the window has room, so that
 	// the digest is computed outside the lock.
 	p.frame = appendStreamFrame(buf, &m, a, b, !s.omitDigest.Load())
+	return s.enqueue(ctx, p)
+}
+
+// sendRead queues one message whose payload fill writes into the buffer
+// it is given (MaxPayload bytes) and whose length it returns. fill's error
+// is returned once its bytes, if any, are queued. The payload is read
+// straight into a pooled frame, which a payload of at least MaxPayload/2
+// bytes keeps; a smaller one is copied out of it, as in sendChunk.
+func (s *Stream) sendRead(ctx context.Context, pt PayloadType, fill func([]byte) (int, error)) (int, error) {
+	pooled := s.pool.Get().(*[]byte)
+	buf := (*pooled)[:payloadOffset+s.cfg.MaxPayload]
+	n, ferr := fill(buf[payloadOffset:])
+	if n <= 0 {
+		s.pool.Put(pooled)
+		return 0, ferr
+	}
+	p := &outMsg{id: NewUUID(), size: n}
+	frame := buf[:payloadOffset+n]
+	if n >= s.cfg.MaxPayload/2 {
+		p.pooled = pooled
+	} else {
+		frame = slices.Clone(frame)
+		s.pool.Put(pooled)
+	}
+	finishStreamFrame(frame, &Message{
+		MessageType: s.sendType,
+		CreatedDate: time.Now(),
+		MessageID:   p.id,
+		PayloadType: pt,
+	}, !s.omitDigest.Load())
+	p.frame = frame
+	if err := s.enqueue(ctx, p); err != nil {
+		return 0, err
+	}
+	return n, ferr
+}
+
+// enqueue waits for room in the window, numbers p and queues it.
+func (s *Stream) enqueue(ctx context.Context, p *outMsg) error {
+	size := p.size
 	s.mu.Lock()
 	for {
 		if s.closed {
