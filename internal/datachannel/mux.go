@@ -50,7 +50,11 @@ type Mux struct {
 	err     error // why the Mux ended
 
 	accepts chan *MuxStream
-	die     chan struct{}
+	// refusals are streams the accept backlog had no room for, waiting
+	// for refuser to send their FIN.
+	refusals    chan *MuxStream
+	refuserOnce sync.Once
+	die         chan struct{}
 	dieOnce sync.Once
 
 	// Receive budget, as smux's bucket: bytes waiting for readers.
@@ -145,6 +149,7 @@ func NewMux(s *Stream, client bool, cfg MuxConfig) *Mux {
 		s: s, cfg: cfg, client: client, ctx: ctx, cancel: cancel,
 		streams:    map[uint32]*MuxStream{},
 		accepts:    make(chan *MuxStream, muxAccepts),
+		refusals:   make(chan *MuxStream, muxAccepts),
 		die:        make(chan struct{}),
 		bucketWake: make(chan struct{}, 1),
 	}
@@ -364,9 +369,7 @@ func (m *Mux) frameStart() bool {
 		select {
 		case m.accepts <- st:
 		default:
-			// The accept backlog is full: refuse, without blocking the
-			// reader on the FIN that says so.
-			go st.Close()
+			m.refuse(st)
 		}
 	case muxFIN:
 		if st := m.stream(rx.id); st != nil {
@@ -390,6 +393,37 @@ func (m *Mux) frameStart() bool {
 		return false
 	}
 	return true
+}
+
+// refuse ends st, for which the accept backlog had no room, without
+// blocking the reader on the FIN that says so: one goroutine sends the FINs
+// of up to muxAccepts refused streams. Beyond that (a peer that floods SYNs
+// and does not ack) a stream is dropped without a FIN.
+func (m *Mux) refuse(st *MuxStream) {
+	m.refuserOnce.Do(func() { go m.refuser() })
+	select {
+	case m.refusals <- st:
+	default:
+		st.end(false)
+	}
+}
+
+func (m *Mux) refuser() {
+	for {
+		select {
+		case st := <-m.refusals:
+			st.Close()
+		case <-m.die:
+			for {
+				select {
+				case st := <-m.refusals:
+					st.end(false)
+				default:
+					return
+				}
+			}
+		}
+	}
 }
 
 // stream returns the open stream id, or nil.
@@ -756,7 +790,10 @@ func (st *MuxStream) writeFrame(cmd byte, data []byte) error {
 
 // Close sends FIN and ends the stream, as smux's Close does: unread data
 // is dropped, Read returns io.EOF and Write io.ErrClosedPipe.
-func (st *MuxStream) Close() error {
+func (st *MuxStream) Close() error { return st.end(true) }
+
+// end closes the stream, sending FIN if fin is set and the Mux is open.
+func (st *MuxStream) end(fin bool) error {
 	err := io.ErrClosedPipe
 	st.close.Do(func() {
 		st.mu.Lock()
@@ -766,7 +803,7 @@ func (st *MuxStream) Close() error {
 		close(st.die)
 		st.mu.Unlock()
 		err = nil
-		if !st.m.IsClosed() {
+		if fin && !st.m.IsClosed() {
 			err = st.writeFrame(muxFIN, nil)
 		}
 		st.cancel()

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -498,4 +500,46 @@ func TestMuxDirectToSocket(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMuxSYNFlood: SYNs beyond the accept backlog are refused from one
+// goroutine, even when the peer never acks the FINs that refuse them; the
+// reader is never blocked, and closing the Mux ends it all.
+func TestMuxSYNFlood(t *testing.T) {
+	checkLeaks(t)
+	s := NewStream(Config{Role: RoleAgent}) // no transport: nothing is ever acked
+	defer s.Close()
+	m := NewMux(s, false, MuxConfig{})
+	before := runtime.NumGoroutine()
+	const syns = muxAccepts + 3*maxInFlight
+	wire := make([]byte, 0, syns*muxHeaderSize)
+	for id := range uint32(syns) {
+		wire = append(wire, muxVersion, muxSYN, 0, 0)
+		wire = binary.LittleEndian.AppendUint32(wire, 2*id+1)
+	}
+	done := make(chan struct{})
+	go func() {
+		m.feed(inMsg{pt: PayloadOutput, payload: wire})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("feeding SYNs blocked the reader")
+	}
+	if n := runtime.NumGoroutine(); n > before+10 {
+		t.Fatalf("%d goroutines after %d SYNs, %d before", n, syns, before)
+	}
+	if got := len(m.accepts); got != muxAccepts {
+		t.Fatalf("%d streams wait to be accepted, want %d", got, muxAccepts)
+	}
+	m.mu.Lock()
+	open := len(m.streams)
+	m.mu.Unlock()
+	// The backlog's streams, and at most one refusal under way and a
+	// backlog of refusals waiting for their FIN; the rest were dropped.
+	if open > 2*muxAccepts+1 {
+		t.Fatalf("%d streams still open", open)
+	}
+	m.Close()
 }
