@@ -55,7 +55,7 @@ type Mux struct {
 	refusals    chan *MuxStream
 	refuserOnce sync.Once
 	die         chan struct{}
-	dieOnce sync.Once
+	dieOnce     sync.Once
 
 	// Receive budget, as smux's bucket: bytes waiting for readers.
 	bucket     atomic.Int64

@@ -692,8 +692,9 @@ func (s *Stream) finishWriteLocked(p *outMsg) {
 
 // sendDirectLocked writes p, just queued, from the calling goroutine if it
 // is the next message to go and nothing else is being written, so that a
-// lone message (a keystroke, an echo) skips the hand-off to the writer
-// goroutine; otherwise it wakes the writer. Called with s.mu held, it
+// message (a keystroke, an echo, and in a bulk transfer most messages)
+// skips the hand-off to the writer goroutine; otherwise it wakes the
+// writer. Called with s.mu held, it
 // returns with s.mu released. A failed write ends the Run, as one by the
 // writer would: p stays queued and goes out on the next transport.
 func (s *Stream) sendDirectLocked(p *outMsg) {
@@ -854,8 +855,8 @@ func (s *Stream) write(ctx context.Context, t Transport, b []byte) error {
 // It copies payload, and blocks while the send window is full. It works
 // while no transport is attached: the messages go out on the next Run.
 //
-// When the stream is idle (nothing unacked, nothing being written), Send
-// writes the message to the transport itself instead of waking the writer
+// When nothing is being written and no retransmission is due, Send writes
+// the message to the transport itself instead of waking the writer
 // goroutine, and so may also block like a write on the transport (until
 // the transport accepts the frame or the Run ends, whatever ctx says). A
 // goroutine that must never block on the transport, such as a reader, must

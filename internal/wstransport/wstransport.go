@@ -141,12 +141,7 @@ func (t *Conn) WriteMessage(ctx context.Context, b []byte) error {
 // connection was made by Dial or Accept (datachannel.BatchWriter).
 func (t *Conn) WriteMessages(ctx context.Context, frames [][]byte) error {
 	if t.cork == nil {
-		for _, b := range frames {
-			if err := t.C.Write(ctx, websocket.MessageBinary, b); err != nil {
-				return err
-			}
-		}
-		return nil
+		return t.libraryWrite(ctx, frames)
 	}
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
@@ -154,12 +149,7 @@ func (t *Conn) WriteMessages(ctx context.Context, frames [][]byte) error {
 		// A connection whose TLS we could not reach (a proxy's): the
 		// library writes, and cork beneath TLS sends it in one write.
 		t.cork.hold()
-		var err error
-		for _, b := range frames {
-			if err = t.C.Write(ctx, websocket.MessageBinary, b); err != nil {
-				break
-			}
-		}
+		err := t.libraryWrite(ctx, frames)
 		if ferr := t.cork.release(ctx, t.C, nil); err == nil {
 			err = ferr
 		}
@@ -181,6 +171,16 @@ func (t *Conn) WriteMessages(ctx context.Context, frames [][]byte) error {
 		_, err := t.out.Write(w)
 		return err
 	})
+}
+
+// libraryWrite has the websocket library write frames, one by one.
+func (t *Conn) libraryWrite(ctx context.Context, frames [][]byte) error {
+	for _, b := range frames {
+		if err := t.C.Write(ctx, websocket.MessageBinary, b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // appendFrame appends b as one binary websocket frame (RFC 6455 §5.2),
@@ -282,11 +282,12 @@ func (c *corkConn) release(ctx context.Context, ws *websocket.Conn, fill func() 
 	}
 	c.mu.Unlock()
 	putFrame(b)
-	if !stop() && err != nil {
-		err = errors.Join(context.Cause(ctx), err)
-		ws.CloseNow()
-	} else if err != nil {
-		ws.CloseNow() // the stream is broken mid-frame: the reader must end too
+	stopped := stop()
+	if err != nil {
+		if !stopped {
+			err = errors.Join(context.Cause(ctx), err)
+		}
+		ws.CloseNow() // a frame may be cut short: the connection is unusable
 	}
 	return err
 }
