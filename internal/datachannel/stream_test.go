@@ -271,17 +271,17 @@ func TestStreamWindow(t *testing.T) {
 	checkLeaks(t)
 	s := NewStream(Config{Role: RoleAgent, MaxPayload: 1024, MaxUnackedBytes: 4096})
 	t.Cleanup(func() { s.Close() })
-	// Room for the first message, which Send writes itself on an idle
-	// stream; then at most one more frame in flight.
+	// At most one frame in flight on the transport: Send, which writes
+	// messages itself while the writer goroutine is idle, may block on it
+	// until the peer reads.
 	a, b, cut := newPipe(1)
 	t.Cleanup(cut)
 	run(t, s, a)
 	peer := rawPeer{t, b}
 	ctx := t.Context()
 
-	if err := s.Send(ctx, PayloadOutput, make([]byte, 4096)); err != nil {
-		t.Fatal(err)
-	}
+	first := make(chan error, 1)
+	go func() { first <- s.Send(ctx, PayloadOutput, make([]byte, 4096)) }()
 	sent := map[int64]Message{}
 	for range 4 {
 		m := peer.read()
@@ -289,6 +289,9 @@ func TestStreamWindow(t *testing.T) {
 			t.Fatalf("frame %+v", m)
 		}
 		sent[m.SequenceNumber] = m
+	}
+	if err := waitErr(t, "Send of a full window", first); err != nil {
+		t.Fatal(err)
 	}
 	if sent[0].Flags != 1 || sent[1].Flags != 0 {
 		t.Errorf("agent flags: seq 0 %d, seq 1 %d; want 1, 0", sent[0].Flags, sent[1].Flags)
