@@ -236,12 +236,17 @@ func (m *Mux) remove(st *MuxStream) {
 	m.mu.Unlock()
 }
 
+// putMuxHeader writes the header of a frame with n bytes of data into h.
+func putMuxHeader(h []byte, cmd byte, n int, id uint32) {
+	h[0], h[1] = muxVersion, cmd
+	binary.LittleEndian.PutUint16(h[2:], uint16(n))
+	binary.LittleEndian.PutUint32(h[4:], id)
+}
+
 // writeFrame sends one frame as one message.
 func (m *Mux) writeFrame(cmd byte, id uint32, data []byte) error {
 	var h [muxHeaderSize]byte
-	h[0], h[1] = muxVersion, cmd
-	binary.LittleEndian.PutUint16(h[2:], uint16(len(data)))
-	binary.LittleEndian.PutUint32(h[4:], id)
+	putMuxHeader(h[:], cmd, len(data), id)
 	if err := m.s.sendChunk(m.ctx, PayloadOutput, h[:], data); err != nil {
 		if m.IsClosed() {
 			return ErrMuxClosed
@@ -742,9 +747,7 @@ func (st *MuxStream) ReadFrom(r io.Reader) (int64, error) {
 			if k <= 0 {
 				return 0, nil
 			}
-			b[0], b[1] = muxVersion, muxPSH
-			binary.LittleEndian.PutUint16(b[2:], uint16(k))
-			binary.LittleEndian.PutUint32(b[4:], st.id)
+			putMuxHeader(b, muxPSH, k, st.id)
 			return muxHeaderSize + k, nil
 		})
 		if n > 0 {
@@ -776,9 +779,7 @@ func CopyIn(dst io.Writer, src io.Reader) (int64, error) {
 
 func (st *MuxStream) writeFrame(cmd byte, data []byte) error {
 	var h [muxHeaderSize]byte
-	h[0], h[1] = muxVersion, cmd
-	binary.LittleEndian.PutUint16(h[2:], uint16(len(data)))
-	binary.LittleEndian.PutUint32(h[4:], st.id)
+	putMuxHeader(h[:], cmd, len(data), st.id)
 	if err := st.m.s.sendChunk(st.ctx, PayloadOutput, h[:], data); err != nil {
 		if st.ctx.Err() != nil {
 			return io.ErrClosedPipe

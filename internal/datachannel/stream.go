@@ -806,10 +806,8 @@ func (s *Stream) writeBatch(ctx context.Context, t Transport, frames [][]byte) e
 		}
 		return nil
 	}
-	select {
-	case s.wsem <- struct{}{}:
-	case <-ctx.Done():
-		return context.Cause(ctx)
+	if err := s.takeWriteToken(ctx); err != nil {
+		return err
 	}
 	defer func() { <-s.wsem }()
 	if err := bw.WriteMessages(ctx, frames); err != nil {
@@ -836,12 +834,21 @@ func (s *Stream) appendAck(dst []byte, a ackReq) []byte {
 	return out
 }
 
-// write writes one frame, holding the write token.
-func (s *Stream) write(ctx context.Context, t Transport, b []byte) error {
+// takeWriteToken waits for the token that one write on the transport
+// holds at a time; the caller gives it back with <-s.wsem.
+func (s *Stream) takeWriteToken(ctx context.Context) error {
 	select {
 	case s.wsem <- struct{}{}:
+		return nil
 	case <-ctx.Done():
 		return context.Cause(ctx)
+	}
+}
+
+// write writes one frame, holding the write token.
+func (s *Stream) write(ctx context.Context, t Transport, b []byte) error {
+	if err := s.takeWriteToken(ctx); err != nil {
+		return err
 	}
 	defer func() { <-s.wsem }()
 	if err := t.WriteMessage(ctx, b); err != nil {
