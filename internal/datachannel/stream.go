@@ -193,10 +193,12 @@ type Stream struct {
 	ackBuf    []byte
 	ackFrames [][]byte
 	ackOffs   []int
-	// ackTimer makes pending acks due (ackDue) ackDelay after the first.
+	// ackTimer makes pending acks due (ackDue) once the oldest, queued
+	// at ackSince, has waited ackDelay.
 	ackTimer *time.Timer
-	ackArmed bool
+	ackArmed bool // the timer is set, or its function is running
 	ackDue   bool
+	ackSince time.Time
 
 	// Sender. out.at(i) holds sequence number base+i; acked entries are
 	// nil until they reach the front. base+out.len() == nextSeq.
@@ -529,10 +531,18 @@ func (s *Stream) queueAckLocked(seq int64, id UUID) {
 		return
 	}
 	s.acks = append(s.acks, ackReq{seq: seq, id: id})
+	if len(s.acks) == 1 {
+		s.ackSince = time.Now()
+	}
 	switch {
 	case len(s.acks) >= ackBatch:
 		s.wakeWriter()
 	case !s.ackArmed:
+		// Arming a timer wakes another thread of this process (the
+		// runtime's netpoller must learn the new deadline), on the path
+		// of the message just received. So the timer is armed once and
+		// stays armed while acks keep coming: acksDue re-arms it for the
+		// oldest pending ack, and only disarms when it finds none.
 		s.ackArmed = true
 		if s.ackTimer == nil {
 			s.ackTimer = time.AfterFunc(ackDelay, s.acksDue)
@@ -542,16 +552,26 @@ func (s *Stream) queueAckLocked(seq int64, id UUID) {
 	}
 }
 
-// acksDue runs ackDelay after an ack was queued: pending acks go now.
+// acksDue runs ackDelay after the timer was armed: pending acks that have
+// waited ackDelay go now; younger ones get the timer again.
 func (s *Stream) acksDue() {
 	s.mu.Lock()
-	s.ackArmed = false
-	s.ackDue = len(s.acks) > 0
-	due := s.ackDue
-	s.mu.Unlock()
-	if due {
-		s.wakeWriter()
+	if s.closed || len(s.acks) == 0 {
+		// They all went with messages (an echo or a keystroke answered
+		// within ackDelay).
+		s.ackArmed = false
+		s.mu.Unlock()
+		return
 	}
+	if wait := ackDelay - time.Since(s.ackSince); wait > 0 {
+		s.ackTimer.Reset(wait)
+		s.mu.Unlock()
+		return
+	}
+	s.ackArmed = false
+	s.ackDue = true
+	s.mu.Unlock()
+	s.wakeWriter()
 }
 
 func (s *Stream) wakeWriter() {
@@ -785,12 +805,8 @@ func (s *Stream) takeAcksLocked() int {
 	}
 	s.acks = s.acks[:copy(s.acks, s.acks[n:])]
 	if len(s.acks) == 0 {
+		// The timer stays armed (see queueAckLocked); it finds nothing.
 		s.ackDue = false
-		// Every ack went with a message: the timer need not wake anyone
-		// (an echo or a keystroke answered within ackDelay).
-		if s.ackArmed && s.ackTimer.Stop() {
-			s.ackArmed = false
-		}
 	}
 	return n
 }

@@ -3,6 +3,7 @@ package datachannel
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -413,6 +414,74 @@ func TestStreamReceiverRules(t *testing.T) {
 	defer cancel()
 	if _, _, err := s.Recv(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Recv with nothing queued = %v", err)
+	}
+}
+
+// TestStreamAckTimer: every message is acked, whether an answer carries
+// its ack or the timer must send it alone. The timer stays armed across
+// messages (queueAckLocked), so it often fires while the pending ack is
+// younger than ackDelay; it must then re-arm itself, not drop the ack.
+func TestStreamAckTimer(t *testing.T) {
+	checkLeaks(t)
+	s := NewStream(Config{Role: RoleClient})
+	t.Cleanup(func() { s.Close() })
+	a, b, cut := newPipe(1000)
+	t.Cleanup(cut)
+	run(t, s, a)
+	peer := rawPeer{t, b}
+	acked := map[int64]bool{}
+	answers := 0
+	read := func() {
+		m := peer.read()
+		switch m.MessageType {
+		case TypeAcknowledge:
+			var ack Acknowledge
+			if err := json.Unmarshal(m.Payload, &ack); err != nil {
+				t.Fatal(err)
+			}
+			acked[ack.AcknowledgedMessageSequenceNumber] = true
+		case TypeInputStreamData:
+			answers++
+			peer.write(NewAcknowledge(m))
+		}
+	}
+	seq := int64(0)
+	receive := func() int64 {
+		t.Helper()
+		peer.write(Message{MessageType: TypeOutputStreamData, SequenceNumber: seq, PayloadType: PayloadOutput, MessageID: NewUUID(), Payload: []byte("q")})
+		if _, _, err := s.Recv(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		seq++
+		return seq - 1
+	}
+	const rounds = 25
+	for r := range rounds {
+		// Answered at once: its ack arms the timer and goes with the
+		// answer, and the timer stays armed.
+		receive()
+		if err := s.Send(t.Context(), PayloadOutput, []byte("a")); err != nil {
+			t.Fatal(err)
+		}
+		for want := answers + 1; answers < want; {
+			read()
+		}
+		// Not answered, and queued at a different point of the timer's
+		// period each round: only the timer can send this ack.
+		time.Sleep(ackDelay * time.Duration(r) / rounds)
+		lone := receive()
+		deadline := time.Now().Add(2 * time.Second)
+		for !acked[lone] && time.Now().Before(deadline) {
+			read()
+		}
+		if !acked[lone] {
+			t.Fatalf("round %d: the ack of message %d, which nothing answered, was never sent", r, lone)
+		}
+	}
+	for i := range seq {
+		if !acked[i] {
+			t.Errorf("message %d never acked", i)
+		}
 	}
 }
 
