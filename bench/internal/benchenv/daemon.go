@@ -28,7 +28,10 @@ type Daemon struct {
 func StartDaemon(ctx context.Context, name string, env []string, stdout, stderr *LineWatch, argv ...string) (*Daemon, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a benchmark killed with SIGKILL (or by a crash) runs no
+	// Stop, and a tetherd or agent left running would skew every later
+	// measurement on the machine.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = env
