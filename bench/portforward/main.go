@@ -116,6 +116,10 @@ type row struct {
 	elapsed []time.Duration // of each bulk transfer, sorted at the end
 	rtt     []time.Duration // every round's, sorted at the end
 	use     []usage         // of the bulk transfers: the largest peak, the mean CPU time
+	// echoCPU is each process's CPU time over all echo runs (warm-up
+	// included), echoed their round trips.
+	echoCPU []usage
+	echoed  int
 }
 
 func (r *row) measured() bool { return len(r.elapsed) > 0 }
@@ -349,12 +353,22 @@ func measure(ctx context.Context, r *row, tgt *target, o options, profile bool) 
 			return err
 		}
 	}
+	es := startSampler(r.procs)
 	ectx, cancel := context.WithTimeout(ctx, o.timeout)
 	rtt, err := echo(ectx, r.addr, warmEchoes(o.echoes), o.echoes)
 	cancel()
+	euse := es.finish()
 	if err != nil {
 		return fmt.Errorf("echo: %w", err)
 	}
+	if r.echoCPU == nil {
+		r.echoCPU = euse
+	} else {
+		for i, u := range euse {
+			r.echoCPU[i].cpu += u.cpu
+		}
+	}
+	r.echoed += warmEchoes(o.echoes) + o.echoes
 	if prof != nil {
 		if err := prof.stop("echo"); err != nil {
 			return err
@@ -432,6 +446,18 @@ func printTable(rows []*row, sshRow *row, tetherRows []*row, size int64) {
 			parts = append(parts, fmt.Sprintf("%s %.2f", u.label, u.cpu.Seconds()))
 		}
 		fmt.Printf("  %-*s %4.0f–%-4.0f  %s\n", first, r.name+":", mibps(size, r.elapsed[len(r.elapsed)-1]), mibps(size, r.elapsed[0]), strings.Join(parts, ", "))
+	}
+
+	fmt.Println("Echoes: CPU µs (user+system) per round trip, mean over every echo, warm-up included:")
+	for _, r := range rows {
+		if !r.measured() || r.echoed == 0 {
+			continue
+		}
+		var parts []string
+		for _, u := range r.echoCPU {
+			parts = append(parts, fmt.Sprintf("%s %.0f", u.label, float64(u.cpu.Microseconds())/float64(r.echoed)))
+		}
+		fmt.Printf("  %-*s %s\n", first, r.name+":", strings.Join(parts, ", "))
 	}
 
 	fmt.Println("\ntargets from the issue: tether ≥ ssh -L in throughput and p99 latency; tether-agent RSS < 40 MiB during the transfer")
