@@ -423,12 +423,7 @@ func TestStreamReceiverRules(t *testing.T) {
 // younger than ackDelay; it must then re-arm itself, not drop the ack.
 func TestStreamAckTimer(t *testing.T) {
 	checkLeaks(t)
-	s := NewStream(Config{Role: RoleClient})
-	t.Cleanup(func() { s.Close() })
-	a, b, cut := newPipe(1000)
-	t.Cleanup(cut)
-	run(t, s, a)
-	peer := rawPeer{t, b}
+	s, peer := runWithRawPeer(t, Config{Role: RoleClient})
 	acked := map[int64]bool{}
 	answers := 0
 	read := func() {
@@ -811,12 +806,7 @@ func BenchmarkStreamThroughput(b *testing.B) {
 // SetPayloadDigests(false, false) both sides skip it (ActionUnhashedPayloads).
 func TestStreamPayloadDigests(t *testing.T) {
 	checkLeaks(t)
-	s := NewStream(Config{Role: RoleClient})
-	t.Cleanup(func() { s.Close() })
-	a, b, cut := newPipe(1000)
-	t.Cleanup(cut)
-	run(t, s, a)
-	peer := rawPeer{t, b}
+	s, peer := runWithRawPeer(t, Config{Role: RoleClient})
 	unhashed := func(seq int64, payload string) []byte {
 		m := Message{MessageType: TypeOutputStreamData, SequenceNumber: seq, PayloadType: PayloadOutput, Payload: []byte(payload)}
 		f, err := m.MarshalBinary()
@@ -833,7 +823,7 @@ func TestStreamPayloadDigests(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		for {
-			f, err := b.ReadMessage(ctx)
+			f, err := peer.conn.ReadMessage(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -137,6 +137,18 @@ func (p rawPeer) read() Message {
 	return m
 }
 
+// runWithRawPeer runs a new Stream on one end of a pipe and returns it with
+// a rawPeer on the other end.
+func runWithRawPeer(t *testing.T, cfg Config) (*Stream, rawPeer) {
+	t.Helper()
+	s := NewStream(cfg)
+	t.Cleanup(func() { s.Close() })
+	a, b, cut := newPipe(1000)
+	t.Cleanup(cut)
+	run(t, s, a)
+	return s, rawPeer{t, b}
+}
+
 // readUntil reads frames until f returns true.
 func (p rawPeer) readUntil(f func(Message) bool) {
 	p.t.Helper()
