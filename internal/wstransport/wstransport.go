@@ -232,6 +232,11 @@ type corkConn struct {
 	mu   sync.Mutex
 	held bool
 	buf  []byte // pooled while held
+	// werr is the first write error: a frame may have been cut short, so
+	// nothing more is written. The connection stays open for reading, so
+	// that what the peer sent before it went is still read (the relay
+	// forwards it); the reader ends at the peer's EOF or reset.
+	werr error
 	// r, when set, buffers reads: under TLS, so that one system call
 	// reads several records rather than one (or part of one). Set before
 	// the first read, or by the only reader.
@@ -256,7 +261,19 @@ func (c *corkConn) Write(p []byte) (int, error) {
 		c.buf = append(c.buf, p...)
 		return len(p), nil
 	}
-	return c.Conn.Write(p)
+	return c.writeLocked(p)
+}
+
+// writeLocked writes p to the connection unless a write failed before.
+func (c *corkConn) writeLocked(p []byte) (int, error) {
+	if c.werr != nil {
+		return 0, c.werr
+	}
+	n, err := c.Conn.Write(p)
+	if err != nil {
+		c.werr = err
+	}
+	return n, err
 }
 
 func (c *corkConn) hold() {
@@ -278,16 +295,12 @@ func (c *corkConn) release(ctx context.Context, ws *websocket.Conn, fill func() 
 	b := c.buf
 	c.held, c.buf = false, nil
 	if len(b) > 0 && err == nil {
-		_, err = c.Conn.Write(b)
+		_, err = c.writeLocked(b)
 	}
 	c.mu.Unlock()
 	putFrame(b)
-	stopped := stop()
-	if err != nil {
-		if !stopped {
-			err = errors.Join(context.Cause(ctx), err)
-		}
-		ws.CloseNow() // a frame may be cut short: the connection is unusable
+	if !stop() && err != nil {
+		err = errors.Join(context.Cause(ctx), err)
 	}
 	return err
 }
@@ -297,7 +310,7 @@ func (c *corkConn) writeOut(ctx context.Context, ws *websocket.Conn, b []byte) e
 	return c.release(ctx, ws, func() error {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		_, err := c.Conn.Write(b)
+		_, err := c.writeLocked(b)
 		return err
 	})
 }

@@ -191,3 +191,68 @@ func TestAppendFrameHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestReadAfterWriteError: when a write fails because the peer went away,
+// what the peer sent before it went is still read. The relay depends on it
+// to forward a client's last messages (the plugin's input and its
+// TerminateSession flag) after the client has closed its socket.
+func TestReadAfterWriteError(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", secure), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			gone := make(chan struct{})
+			result := make(chan string, 1)
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				tc, err := Accept(w, r, nil)
+				if err != nil {
+					result <- "accept: " + err.Error()
+					return
+				}
+				defer tc.C.CloseNow()
+				<-gone
+				// The first write may still be taken by the kernel; the
+				// peer's reset fails a later one.
+				var werr error
+				for i := 0; i < 200 && werr == nil; i++ {
+					werr = tc.WriteMessage(ctx, []byte("to nobody"))
+					time.Sleep(5 * time.Millisecond)
+				}
+				if werr == nil {
+					result <- "writes to a closed peer kept succeeding"
+					return
+				}
+				if err := tc.WriteMessage(ctx, []byte("again")); err == nil {
+					result <- "a write after a failed one succeeded"
+					return
+				}
+				b, err := tc.ReadMessage(ctx)
+				if err != nil {
+					result <- fmt.Sprintf("read after the write error %v: %v", werr, err)
+					return
+				}
+				result <- string(b)
+			}))
+			srv.Listener = CorkListener(srv.Listener)
+			if secure {
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
+			defer srv.Close()
+			u, _ := WebsocketURL(srv.URL, "/")
+			c, _, err := Dial(ctx, u, &websocket.DialOptions{HTTPClient: srv.Client()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.WriteMessage(ctx, []byte("last words")); err != nil {
+				t.Fatal(err)
+			}
+			c.C.CloseNow()
+			close(gone)
+			if got := <-result; got != "last words" {
+				t.Fatal(got)
+			}
+		})
+	}
+}
