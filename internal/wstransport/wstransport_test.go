@@ -84,14 +84,7 @@ func testEcho(t *testing.T, secure, proxied bool) {
 			}
 		}
 	}))
-	srv.Listener = CorkListener(srv.Listener)
-	if secure {
-		srv.StartTLS()
-	} else {
-		srv.Start()
-	}
-	defer srv.Close()
-	u, _ := WebsocketURL(srv.URL, "/")
+	u := startServer(t, srv, secure)
 	if !strings.HasPrefix(u, map[bool]string{false: "ws:", true: "wss:"}[secure]) {
 		t.Fatalf("url %s", u)
 	}
@@ -144,6 +137,24 @@ func testEcho(t *testing.T, secure, proxied bool) {
 			c.RecycleFrame(got)
 		}
 	}
+}
+
+// startServer serves srv on a corked listener, with TLS if secure, until
+// the test ends, and returns its websocket URL.
+func startServer(t *testing.T, srv *httptest.Server, secure bool) string {
+	t.Helper()
+	srv.Listener = CorkListener(srv.Listener)
+	if secure {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	u, err := WebsocketURL(srv.URL, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 // ping pings until ctx ends or the connection fails; the peer's library
@@ -233,14 +244,7 @@ func TestReadAfterWriteError(t *testing.T) {
 				}
 				result <- string(b)
 			}))
-			srv.Listener = CorkListener(srv.Listener)
-			if secure {
-				srv.StartTLS()
-			} else {
-				srv.Start()
-			}
-			defer srv.Close()
-			u, _ := WebsocketURL(srv.URL, "/")
+			u := startServer(t, srv, secure)
 			c, _, err := Dial(ctx, u, &websocket.DialOptions{HTTPClient: srv.Client()})
 			if err != nil {
 				t.Fatal(err)
