@@ -35,6 +35,17 @@ func muxPair(t *testing.T, lossy bool) (client, agent *Stream) {
 	return client, agent
 }
 
+// muxes returns a client Mux (64 KiB frames) and a server Mux with srvCfg
+// over a reliable muxPair, closed when the test ends.
+func muxes(t *testing.T, srvCfg MuxConfig) (cli, srv *Mux) {
+	t.Helper()
+	cs, as := muxPair(t, false)
+	cli = NewMux(cs, true, MuxConfig{MaxFrameSize: SmuxFrameSize})
+	srv = NewMux(as, false, srvCfg)
+	t.Cleanup(func() { cli.Close(); srv.Close() })
+	return cli, srv
+}
+
 // batcher makes a Transport a BatchWriter, so that Stream's batched acks
 // are exercised too.
 type batcher struct{ Transport }
@@ -282,12 +293,8 @@ func TestMuxEnds(t *testing.T) {
 // read.
 func TestMuxBackpressure(t *testing.T) {
 	checkLeaks(t)
-	cs, as := muxPair(t, false)
-	cli := NewMux(cs, true, MuxConfig{MaxFrameSize: SmuxFrameSize})
 	const budget = 512 << 10
-	srv := NewMux(as, false, MuxConfig{MaxReceiveBuffer: budget})
-	defer cli.Close()
-	defer srv.Close()
+	cli, srv := muxes(t, MuxConfig{MaxReceiveBuffer: budget})
 	a, _ := cli.OpenStream()
 	b, _ := srv.AcceptStream()
 	const size = 32 << 20
@@ -302,7 +309,7 @@ func TestMuxBackpressure(t *testing.T) {
 	if held > budget+SmuxFrameSize+muxFrameCost {
 		t.Fatalf("the receiver holds %d bytes, budget %d", held, budget)
 	}
-	if st := as.Stats(); st.Buffered > defaultMaxBufferedBytes+int64(SmuxPayload)+HeaderLength {
+	if st := srv.s.Stats(); st.Buffered > defaultMaxBufferedBytes+int64(SmuxPayload)+HeaderLength {
 		t.Fatalf("the stream buffers %d bytes", st.Buffered)
 	}
 	select {
@@ -418,11 +425,7 @@ func TestMuxSplitFrames(t *testing.T) {
 // receives every byte in order, and WriteTo counts them all.
 func TestMuxDirectToSocket(t *testing.T) {
 	checkLeaks(t)
-	cs, as := muxPair(t, false)
-	cli := NewMux(cs, true, MuxConfig{MaxFrameSize: SmuxFrameSize})
-	srv := NewMux(as, false, MuxConfig{MaxFrameSize: SmuxFrameSize})
-	defer cli.Close()
-	defer srv.Close()
+	cli, srv := muxes(t, MuxConfig{MaxFrameSize: SmuxFrameSize})
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
