@@ -142,18 +142,20 @@ func (r *row) usage(label string) (usage, bool) {
 	return usage{}, false
 }
 
-// addUsage folds one transfer's usage into r.use.
-func (r *row) addUsage(use []usage) {
-	if r.use == nil {
-		r.use = make([]usage, len(use))
+// foldUsage folds one run's usage into acc: the largest peak, the CPU
+// time summed.
+func foldUsage(acc, use []usage) []usage {
+	if acc == nil {
+		acc = make([]usage, len(use))
 		for i, u := range use {
-			r.use[i].label = u.label
+			acc[i].label = u.label
 		}
 	}
 	for i, u := range use {
-		r.use[i].peak = max(r.use[i].peak, u.peak)
-		r.use[i].cpu += u.cpu
+		acc[i].peak = max(acc[i].peak, u.peak)
+		acc[i].cpu += u.cpu
 	}
+	return acc
 }
 
 func run(ctx context.Context, o options) error {
@@ -345,7 +347,7 @@ func measure(ctx context.Context, r *row, tgt *target, o options, profile bool) 
 		return fmt.Errorf("bulk transfer: %w", err)
 	}
 	r.elapsed = append(r.elapsed, d)
-	r.addUsage(use)
+	r.use = foldUsage(r.use, use)
 	benchenv.Progress("  %s in %.2f s, %.0f MiB/s; %d echoes…", fmtSize(o.size), d.Seconds(), mibps(o.size, d), warmEchoes(o.echoes)+o.echoes)
 
 	if prof != nil {
@@ -361,13 +363,7 @@ func measure(ctx context.Context, r *row, tgt *target, o options, profile bool) 
 	if err != nil {
 		return fmt.Errorf("echo: %w", err)
 	}
-	if r.echoCPU == nil {
-		r.echoCPU = euse
-	} else {
-		for i, u := range euse {
-			r.echoCPU[i].cpu += u.cpu
-		}
-	}
+	r.echoCPU = foldUsage(r.echoCPU, euse)
 	r.echoed += warmEchoes(o.echoes) + o.echoes
 	if prof != nil {
 		if err := prof.stop("echo"); err != nil {
