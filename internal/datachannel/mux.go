@@ -5,11 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"net"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/tetherhq/tether/internal/sockio"
 )
 
 // SmuxPayload is a MaxPayload that carries one whole smux frame (a body of
@@ -567,22 +568,7 @@ func (st *MuxStream) deliverDirect(b []byte) int {
 	if st.sink == nil {
 		return 0
 	}
-	n := 0
-	st.sink.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			k, err := syscall.Write(int(fd), b[n:])
-			if k > 0 {
-				n += k
-				continue
-			}
-			if err != syscall.EINTR {
-				// EAGAIN: the socket is full, WriteTo writes the rest.
-				// Another error: WriteTo's own write reports it.
-				break
-			}
-		}
-		return true // never wait: the caller is the session's reader
-	})
+	n := sockio.TryWrite(st.sink, b)
 	st.sunk += int64(n)
 	return n
 }
@@ -665,21 +651,13 @@ func (st *MuxStream) Read(p []byte) (int, error) {
 // is queued here, which saves a goroutine hand-off per frame (a round trip
 // through the tunnel then wakes one goroutine per hop, not three).
 func (st *MuxStream) WriteTo(w io.Writer) (int64, error) {
-	// Only these: their descriptors are non-blocking, so a direct write
-	// never stalls the session's reader.
-	var sc syscall.Conn
-	switch c := w.(type) {
-	case *net.TCPConn:
-		sc = c
-	case *net.UnixConn:
-		sc = c
-	}
-	if sc != nil {
-		if rc, err := sc.SyscallConn(); err == nil {
-			st.sinkMu.Lock()
-			st.sink = rc
-			st.sinkMu.Unlock()
-		}
+	// Only TCP and Unix sockets: their descriptors are non-blocking, so a
+	// direct write never stalls the session's reader.
+	rc := sockio.Raw(w)
+	if rc != nil {
+		st.sinkMu.Lock()
+		st.sink = rc
+		st.sinkMu.Unlock()
 	}
 	var total int64
 	// done stops direct writes (waiting for one under way) and adds what
@@ -699,7 +677,12 @@ func (st *MuxStream) WriteTo(w io.Writer) (int64, error) {
 		if err != nil {
 			return done(err)
 		}
-		n, err := w.Write(b)
+		var n int
+		if rc != nil {
+			n, err = sockio.Write(rc, b)
+		} else {
+			n, err = w.Write(b)
+		}
 		total += int64(n)
 		st.consumed(len(b))
 		if err != nil {
@@ -732,6 +715,10 @@ func (st *MuxStream) Write(p []byte) (int, error) {
 // the message that carries it, as one frame of up to MaxFrameSize bytes.
 // It returns when r reports EOF (nil) or another error, or the stream ends.
 func (st *MuxStream) ReadFrom(r io.Reader) (int64, error) {
+	read := r.Read
+	if rc := sockio.Raw(r); rc != nil {
+		read = func(p []byte) (int, error) { return sockio.Read(rc, p) }
+	}
 	var total int64
 	for {
 		select {
@@ -742,7 +729,7 @@ func (st *MuxStream) ReadFrom(r io.Reader) (int64, error) {
 		var rerr error
 		n, err := st.m.s.sendRead(st.ctx, PayloadOutput, func(b []byte) (int, error) {
 			b = b[:muxHeaderSize+min(len(b)-muxHeaderSize, st.m.cfg.MaxFrameSize)]
-			k, err := r.Read(b[muxHeaderSize:])
+			k, err := read(b[muxHeaderSize:])
 			rerr = err
 			if k <= 0 {
 				return 0, nil

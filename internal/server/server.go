@@ -255,7 +255,9 @@ func (s *Server) Serve(ctx context.Context) error {
 			// Corked beneath TLS: the data path's messages go in one write.
 			err = s.httpSrv.ServeTLS(wstransport.CorkListener(s.ln), s.cfg.TLSCert, s.cfg.TLSKey)
 		} else {
-			err = s.httpSrv.Serve(s.ln)
+			// Corked too: its sockets are read and written with raw
+			// system calls (package sockio).
+			err = s.httpSrv.Serve(wstransport.CorkListener(s.ln))
 		}
 		errc <- err
 	}()

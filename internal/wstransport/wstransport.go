@@ -28,10 +28,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/coder/websocket"
 
 	"github.com/tetherhq/tether/internal/datachannel"
+	"github.com/tetherhq/tether/internal/sockio"
 )
 
 // frameCap is the capacity of pooled buffers: a data-channel message with
@@ -241,6 +243,27 @@ type corkConn struct {
 	// reads several records rather than one (or part of one). Set before
 	// the first read, or by the only reader.
 	r *bufio.Reader
+	// rc, for a TCP or Unix connection, is read and written with raw
+	// system calls (package sockio).
+	rc syscall.RawConn
+}
+
+// newCorkConn corks c.
+func newCorkConn(c net.Conn) *corkConn { return &corkConn{Conn: c, rc: sockio.Raw(c)} }
+
+// bufferReads makes c read through a buffer of tlsReadBuffer bytes.
+func (c *corkConn) bufferReads() { c.r = bufio.NewReaderSize(directReader{c}, tlsReadBuffer) }
+
+// directReader reads c's connection, unbuffered.
+type directReader struct{ c *corkConn }
+
+func (d directReader) Read(p []byte) (int, error) { return d.c.readDirect(p) }
+
+func (c *corkConn) readDirect(p []byte) (int, error) {
+	if c.rc != nil {
+		return sockio.Read(c.rc, p)
+	}
+	return c.Conn.Read(p)
 }
 
 // tlsReadBuffer is what a corked TLS connection reads ahead: one 64 KiB
@@ -251,7 +274,7 @@ func (c *corkConn) Read(p []byte) (int, error) {
 	if c.r != nil {
 		return c.r.Read(p)
 	}
-	return c.Conn.Read(p)
+	return c.readDirect(p)
 }
 
 func (c *corkConn) Write(p []byte) (int, error) {
@@ -269,7 +292,13 @@ func (c *corkConn) writeLocked(p []byte) (int, error) {
 	if c.werr != nil {
 		return 0, c.werr
 	}
-	n, err := c.Conn.Write(p)
+	var n int
+	var err error
+	if c.rc != nil {
+		n, err = sockio.Write(c.rc, p)
+	} else {
+		n, err = c.Conn.Write(p)
+	}
 	if err != nil {
 		c.werr = err
 	}
@@ -347,11 +376,11 @@ func Dial(ctx context.Context, u string, opts *websocket.DialOptions) (*Conn, *h
 			if err != nil {
 				return nil, err
 			}
-			cork = &corkConn{Conn: c}
+			cork = newCorkConn(c)
 			out = cork
 			if secure {
 				// Through a proxy: the transport does TLS on top.
-				cork.r = bufio.NewReaderSize(c, tlsReadBuffer)
+				cork.bufferReads()
 				out = nil
 			}
 			return cork, nil
@@ -383,7 +412,8 @@ func Dial(ctx context.Context, u string, opts *websocket.DialOptions) (*Conn, *h
 					}
 				}
 				conf.NextProtos = []string{"http/1.1"} // websockets need HTTP/1.1
-				k := &corkConn{Conn: c, r: bufio.NewReaderSize(c, tlsReadBuffer)}
+				k := newCorkConn(c)
+				k.bufferReads()
 				tc := tls.Client(k, conf)
 				if err := tc.HandshakeContext(ctx); err != nil {
 					c.Close()
@@ -445,12 +475,16 @@ func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if tc, ok := c.(*tls.Conn); ok {
 		if cork, ok := tc.NetConn().(*corkConn); ok {
 			// Nothing reads the connection while it is being hijacked.
-			cork.r = bufio.NewReaderSize(cork.Conn, tlsReadBuffer)
+			cork.bufferReads()
 			h.cork, h.out = cork, tc
 			return c, brw, nil
 		}
 	}
-	h.cork = &corkConn{Conn: c}
+	cork, ok := c.(*corkConn) // CorkListener without TLS
+	if !ok {
+		cork = newCorkConn(c)
+	}
+	h.cork = cork
 	h.out = h.cork
 	brw.Writer.Reset(h.cork)
 	return h.cork, brw, nil
@@ -469,7 +503,7 @@ func (l corkListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &corkConn{Conn: c}, nil
+	return newCorkConn(c), nil
 }
 
 // WebsocketURL turns an http(s) endpoint plus path into a ws(s) URL.

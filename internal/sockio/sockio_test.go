@@ -1,0 +1,244 @@
+package sockio
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (a, b *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(acc)
+			return
+		}
+		acc <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ok := <-acc
+	if !ok {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { c.Close(); s.Close() })
+	return c.(*net.TCPConn), s.(*net.TCPConn)
+}
+
+func raw(t *testing.T, c any) syscall.RawConn {
+	t.Helper()
+	rc := Raw(c)
+	if rc == nil {
+		t.Fatalf("Raw(%T) = nil", c)
+	}
+	return rc
+}
+
+func TestRawOnlySockets(t *testing.T) {
+	a, _ := net.Pipe()
+	defer a.Close()
+	if Raw(a) != nil {
+		t.Error("Raw(net.Pipe) is not nil: its end is not a socket")
+	}
+	f, err := os.CreateTemp(t.TempDir(), "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if Raw(f) != nil {
+		t.Error("Raw(*os.File) is not nil: a file's descriptor may block")
+	}
+}
+
+// TestReadWriteLarge sends more than the socket buffers hold, so that the
+// writer meets EAGAIN and waits, and the reader reads in pieces; the bytes
+// must arrive whole and in order, then EOF.
+func TestReadWriteLarge(t *testing.T) {
+	a, b := tcpPair(t)
+	ra, rb := raw(t, a), raw(t, b)
+	want := make([]byte, 16<<20)
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	werr := make(chan error, 1)
+	go func() {
+		n, err := Write(ra, want)
+		if err == nil && n != len(want) {
+			err = errors.New("short write")
+		}
+		a.CloseWrite()
+		werr <- err
+	}()
+	var got bytes.Buffer
+	buf := make([]byte, 100_000)
+	for {
+		n, err := Read(rb, buf)
+		got.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		if n == 0 {
+			t.Fatal("Read returned 0 bytes and no error")
+		}
+	}
+	if err := <-werr; err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("received %d bytes that differ from the %d sent", got.Len(), len(want))
+	}
+	if n, err := Read(rb, nil); n != 0 || err != nil {
+		t.Errorf("Read(nil) = %d, %v; want 0, nil", n, err)
+	}
+}
+
+func TestReadDeadline(t *testing.T) {
+	_, b := tcpPair(t)
+	b.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	_, err := Read(raw(t, b), make([]byte, 10))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read past the deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("error %v is not a net.Error timeout", err)
+	}
+}
+
+// TestCloseUnblocksRead: Close from another goroutine ends a waiting
+// Read with net.ErrClosed, as it does net.Conn's.
+func TestCloseUnblocksRead(t *testing.T) {
+	_, b := tcpPair(t)
+	rb := raw(t, b)
+	done := make(chan error, 1)
+	go func() {
+		_, err := Read(rb, make([]byte, 10))
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	b.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Read after Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Read still blocked 5 s after Close")
+	}
+}
+
+// TestWriteToResetPeer: writing to a peer that closed with unread data
+// (so the kernel reset the connection) fails with the system's error.
+func TestWriteToResetPeer(t *testing.T) {
+	a, b := tcpPair(t)
+	ra := raw(t, a)
+	if _, err := Write(ra, []byte("unread")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	b.Close() // unread data: RST
+	var err error
+	deadline := time.Now().Add(5 * time.Second)
+	for err == nil && time.Now().Before(deadline) {
+		_, err = Write(ra, make([]byte, 64<<10))
+	}
+	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+		t.Fatalf("Write to a reset peer: %v, want ECONNRESET or EPIPE", err)
+	}
+	var se *os.SyscallError
+	if !errors.As(err, &se) {
+		t.Errorf("error %v does not carry an *os.SyscallError", err)
+	}
+}
+
+// TestTryWriteNeverWaits fills the socket until TryWrite takes less than
+// it was given, without blocking; what it took arrives in order.
+func TestTryWriteNeverWaits(t *testing.T) {
+	a, b := tcpPair(t)
+	ra := raw(t, a)
+	chunk := make([]byte, 256<<10)
+	total := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 1000 {
+			n := TryWrite(ra, chunk)
+			total += n
+			if n < len(chunk) {
+				return
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("TryWrite blocked on a full socket")
+	}
+	if total == 0 || total%len(chunk) == 0 {
+		t.Fatalf("TryWrite took %d bytes in all; want a partial chunk once the socket is full", total)
+	}
+	a.CloseWrite()
+	n, err := io.Copy(io.Discard, b)
+	if err != nil || n != int64(total) {
+		t.Fatalf("peer read %d bytes (%v), TryWrite reported %d", n, err, total)
+	}
+	if TryWrite(ra, nil) != 0 {
+		t.Error("TryWrite(nil) wrote something")
+	}
+}
+
+func TestUnixSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(c, c)
+	}()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc := raw(t, c)
+	if _, err := Write(rc, []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(readerFunc(func(p []byte) (int, error) { return Read(rc, p) }), buf); err != nil {
+		t.Fatal(err)
+	}
+	if string(buf) != "ping" {
+		t.Fatalf("echo = %q", buf)
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
