@@ -114,9 +114,12 @@ const (
 	// An ack waits up to ackDelay for a message to travel with (the answer
 	// to what it acks, typically), or until ackBatch acks are pending: one
 	// write and one wake-up of the relay and of the peer instead of two. The
-	// delay is far below any RTO; ackBatch keeps the sender's window moving
-	// in a bulk transfer (8 acks of 64 KiB messages = 512 KiB of 4 MiB).
-	ackDelay = time.Millisecond
+	// delay is below any RTO (minRTOVar alone is 10 ms, the plugin's clock
+	// granularity as well); ackBatch keeps the sender's window moving in a
+	// bulk transfer (8 acks of 64 KiB messages = 512 KiB of 4 MiB). While
+	// acks flow the timer fires once per ackDelay, each time waking a
+	// thread: a longer delay costs less CPU in an echo-bound session.
+	ackDelay = 4 * time.Millisecond
 	ackBatch = 8
 	// maxMalformed is how many consecutive malformed frames Run tolerates.
 	maxMalformed = 100
@@ -199,6 +202,15 @@ type Stream struct {
 	ackArmed bool // the timer is set, or its function is running
 	ackDue   bool
 	ackSince time.Time
+	// ackRecent: an ack was queued since the timer last ran. The timer
+	// stays armed while it finds this set, and disarms after a period
+	// without acks.
+	ackRecent bool
+	// armAck: the reader queued an ack with the timer disarmed, and arms
+	// it once it has handed the message on (armAcks). Reader's only.
+	armAck bool
+	// ackArms counts how often the timer was armed from disarmed (tests).
+	ackArms int
 
 	// Sender. out.at(i) holds sequence number base+i; acked entries are
 	// nil until they reach the front. base+out.len() == nextSeq.
@@ -369,6 +381,9 @@ func (s *Stream) readLoop(ctx context.Context, t Transport) error {
 				recycle(b)
 			}
 			s.flushInline()
+			if s.armAck {
+				s.armAcks()
+			}
 		case TypeAcknowledge:
 			s.handleAck(m)
 			recycle(b)
@@ -534,32 +549,57 @@ func (s *Stream) queueAckLocked(seq int64, id UUID) {
 	if len(s.acks) == 1 {
 		s.ackSince = time.Now()
 	}
+	s.ackRecent = true
 	switch {
 	case len(s.acks) >= ackBatch:
 		s.wakeWriter()
 	case !s.ackArmed:
-		// Arming a timer wakes another thread of this process (the
-		// runtime's netpoller must learn the new deadline), on the path
-		// of the message just received. So the timer is armed once and
-		// stays armed while acks keep coming: acksDue re-arms it for the
-		// oldest pending ack, and only disarms when it finds none.
-		s.ackArmed = true
-		if s.ackTimer == nil {
-			s.ackTimer = time.AfterFunc(ackDelay, s.acksDue)
-		} else {
-			s.ackTimer.Reset(ackDelay)
-		}
+		// Arming the timer may wake another thread of this process (the
+		// runtime must learn of the new deadline): not on the path of the
+		// message just received, so the reader arms it once it has handed
+		// the message on (armAcks).
+		s.armAck = true
 	}
 }
 
-// acksDue runs ackDelay after the timer was armed: pending acks that have
-// waited ackDelay go now; younger ones get the timer again.
+// armAcks arms the ack timer unless it is armed. Called by the reader
+// after the messages it read were delivered.
+func (s *Stream) armAcks() {
+	s.armAck = false
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ackArmed || s.closed || len(s.acks) == 0 {
+		return
+	}
+	// The timer stays armed while acks keep coming (acksDue), so that a
+	// steady exchange arms it once rather than once per period.
+	s.ackArmed = true
+	s.ackArms++
+	wait := max(ackDelay-time.Since(s.ackSince), 0)
+	if s.ackTimer == nil {
+		s.ackTimer = time.AfterFunc(wait, s.acksDue)
+	} else {
+		s.ackTimer.Reset(wait)
+	}
+}
+
+// acksDue runs when the timer fires. Pending acks that have waited
+// ackDelay go now, and the timer looks again in a period; if the oldest
+// pending ack is younger, the timer is re-armed for it. With none pending,
+// the timer stays armed for another period if acks were queued in this one
+// (they went with messages: an echo or a keystroke answered within
+// ackDelay), and disarms after a period without any.
 func (s *Stream) acksDue() {
 	s.mu.Lock()
-	if s.closed || len(s.acks) == 0 {
-		// They all went with messages (an echo or a keystroke answered
-		// within ackDelay).
+	recent := s.ackRecent
+	s.ackRecent = false
+	switch {
+	case s.closed || (len(s.acks) == 0 && !recent):
 		s.ackArmed = false
+		s.mu.Unlock()
+		return
+	case len(s.acks) == 0:
+		s.ackTimer.Reset(ackDelay)
 		s.mu.Unlock()
 		return
 	}
@@ -568,8 +608,9 @@ func (s *Stream) acksDue() {
 		s.mu.Unlock()
 		return
 	}
-	s.ackArmed = false
+	// Due: the writer sends them, and the timer looks again in a period.
 	s.ackDue = true
+	s.ackTimer.Reset(ackDelay)
 	s.mu.Unlock()
 	s.wakeWriter()
 }

@@ -480,6 +480,53 @@ func TestStreamAckTimer(t *testing.T) {
 	}
 }
 
+// TestStreamAckTimerSteady: while messages keep coming and are answered
+// (an echo-bound session), the ack timer is armed once and stays armed,
+// instead of being armed again after every period, which would wake a
+// thread each time; once acks stop for a period or two it disarms, so an
+// idle stream has no timer.
+func TestStreamAckTimerSteady(t *testing.T) {
+	checkLeaks(t)
+	s, peer := runWithRawPeer(t, Config{Role: RoleClient})
+	timer := func() (armed bool, arms int) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.ackArmed, s.ackArms
+	}
+	seq := int64(0)
+	end := time.Now().Add(8 * ackDelay)
+	for time.Now().Before(end) {
+		peer.write(Message{MessageType: TypeOutputStreamData, SequenceNumber: seq, PayloadType: PayloadOutput, MessageID: NewUUID(), Payload: []byte("q")})
+		seq++
+		if _, _, err := s.Recv(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Send(t.Context(), PayloadOutput, []byte("a")); err != nil {
+			t.Fatal(err)
+		}
+		for answered := false; !answered; {
+			m := peer.read()
+			if m.MessageType == TypeInputStreamData {
+				answered = true
+				peer.write(NewAcknowledge(m))
+			}
+		}
+		time.Sleep(ackDelay / 4)
+	}
+	// Once, or never if every answer took its ack before the reader
+	// went to arm the timer.
+	if armed, arms := timer(); arms > 1 || armed != (arms == 1) {
+		t.Errorf("after %d answered messages over 8 periods: timer armed %v, armed %d times; want armed once and still armed", seq, armed, arms)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for armed, _ := timer(); armed; armed, _ = timer() {
+		if time.Now().After(deadline) {
+			t.Fatal("the ack timer is still armed 2 s after the last ack")
+		}
+		time.Sleep(ackDelay)
+	}
+}
+
 func TestStreamMalformed(t *testing.T) {
 	garbage := []byte("definitely not a frame")
 	badDigest := func() []byte {
