@@ -7,7 +7,6 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/tetherhq/tether/internal/sockio"
@@ -497,8 +496,8 @@ type MuxStream struct {
 	// While WriteTo copies into a socket, the Mux's reader writes data that
 	// finds nothing queued straight into it (deliverDirect).
 	sinkMu sync.Mutex
-	sink   syscall.RawConn // guarded by sinkMu
-	sunk   int64           // bytes written into sink directly; guarded by sinkMu
+	sink   *sockio.Socket // guarded by sinkMu
+	sunk   int64          // bytes written into sink directly; guarded by sinkMu
 }
 
 type muxChunk struct {
@@ -568,7 +567,7 @@ func (st *MuxStream) deliverDirect(b []byte) int {
 	if st.sink == nil {
 		return 0
 	}
-	n := sockio.TryWrite(st.sink, b)
+	n := st.sink.TryWrite(b)
 	st.sunk += int64(n)
 	return n
 }
@@ -653,10 +652,10 @@ func (st *MuxStream) Read(p []byte) (int, error) {
 func (st *MuxStream) WriteTo(w io.Writer) (int64, error) {
 	// Only TCP and Unix sockets: their descriptors are non-blocking, so a
 	// direct write never stalls the session's reader.
-	rc := sockio.Raw(w)
-	if rc != nil {
+	sock := sockio.New(w)
+	if sock != nil {
 		st.sinkMu.Lock()
-		st.sink = rc
+		st.sink = sock
 		st.sinkMu.Unlock()
 	}
 	var total int64
@@ -678,8 +677,8 @@ func (st *MuxStream) WriteTo(w io.Writer) (int64, error) {
 			return done(err)
 		}
 		var n int
-		if rc != nil {
-			n, err = sockio.Write(rc, b)
+		if sock != nil {
+			n, err = sock.Write(b)
 		} else {
 			n, err = w.Write(b)
 		}
@@ -716,8 +715,8 @@ func (st *MuxStream) Write(p []byte) (int, error) {
 // It returns when r reports EOF (nil) or another error, or the stream ends.
 func (st *MuxStream) ReadFrom(r io.Reader) (int64, error) {
 	read := r.Read
-	if rc := sockio.Raw(r); rc != nil {
-		read = func(p []byte) (int, error) { return sockio.Read(rc, p) }
+	if sock := sockio.New(r); sock != nil {
+		read = sock.Read
 	}
 	var total int64
 	for {

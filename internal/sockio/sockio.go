@@ -2,8 +2,8 @@
 // without the Go runtime's system-call bookkeeping.
 //
 // A read or write through package net enters the runtime's syscall state
-// (entersyscall), which hands the P back for the duration and, when the
-// process was idle, wakes the sysmon thread: a futex wake on the path of
+// (entersyscall), so that sysmon can take the P away from a call that
+// lasts; when the process was idle, that wakes the sysmon thread: a futex wake on the path of
 // the message, then sysmon polling every 20 µs until the process is idle
 // again. A latency-bound relay goes idle and wakes up twice per round trip,
 // so it paid that each time (perf: about one futex wake, one futex sleep
@@ -13,7 +13,8 @@
 // read or write either moves bytes or returns EAGAIN at once, so it can
 // be made as a raw system call, and the wait for readiness is left to the
 // netpoller through syscall.RawConn, as net does, with the connection's
-// deadlines and Close still honoured.
+// deadlines and Close still honoured. A Socket keeps the state of its
+// calls, so that reading or writing allocates nothing.
 package sockio
 
 import (
@@ -24,9 +25,27 @@ import (
 	"unsafe"
 )
 
-// Raw returns c's syscall.RawConn when c is a *net.TCPConn or a
-// *net.UnixConn (non-blocking descriptors), or nil.
-func Raw(c any) syscall.RawConn {
+// Socket reads and writes one TCP or Unix connection with raw system
+// calls. As on the connection itself, one Read and one Write (or TryWrite)
+// may run at a time: concurrent Reads, or Writes, are the caller's to
+// serialise.
+type Socket struct {
+	rc         syscall.RawConn
+	r, w, tryw xfer
+}
+
+// xfer is one direction's state, reused by every call so that the
+// function handed to the RawConn is allocated once, in New.
+type xfer struct {
+	p     []byte
+	n     int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+}
+
+// New returns a Socket for c when c is a *net.TCPConn or a *net.UnixConn
+// (non-blocking descriptors), or nil.
+func New(c any) *Socket {
 	var sc syscall.Conn
 	switch c := c.(type) {
 	case *net.TCPConn:
@@ -40,34 +59,25 @@ func Raw(c any) syscall.RawConn {
 	if err != nil {
 		return nil
 	}
-	return rc
+	s := &Socket{rc: rc}
+	s.r.fn = s.r.read
+	s.w.fn = func(fd uintptr) bool { return s.w.write(fd, false) }
+	s.tryw.fn = func(fd uintptr) bool { return s.tryw.write(fd, true) }
+	return s
 }
 
 // Read reads into p as net.Conn's Read does: it waits until some bytes
 // arrive, returns io.EOF at the peer's end of stream, and fails once the
 // connection is closed or its read deadline passes.
-func Read(rc syscall.RawConn, p []byte) (int, error) {
+func (s *Socket) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case 0:
-				n = int(r)
-				return true
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // nothing yet: the netpoller waits
-			}
-			errno = e
-			return true
-		}
-	})
+	x := &s.r
+	x.p, x.n, x.errno = p, 0, 0
+	err := s.rc.Read(x.fn)
+	n, errno := x.n, x.errno
+	x.p = nil
 	switch {
 	case err != nil:
 		return 0, err
@@ -79,26 +89,32 @@ func Read(rc syscall.RawConn, p []byte) (int, error) {
 	return n, nil
 }
 
+// read makes one read; false asks the netpoller to wait for readiness.
+func (x *xfer) read(fd uintptr) bool {
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&x.p[0])), uintptr(len(x.p)))
+		switch e {
+		case 0:
+			x.n = int(r)
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false // nothing yet
+		}
+		x.errno = e
+		return true
+	}
+}
+
 // Write writes all of p as net.Conn's Write does, waiting for room in
 // the socket's buffer when it is full.
-func Write(rc syscall.RawConn, p []byte) (int, error) {
-	n, errno := 0, syscall.Errno(0)
-	err := rc.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			k, e := writeOnce(fd, p[n:])
-			switch e {
-			case 0:
-				n += k
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
-			}
-		}
-		return true
-	})
+func (s *Socket) Write(p []byte) (int, error) {
+	x := &s.w
+	x.p, x.n, x.errno = p, 0, 0
+	err := s.rc.Write(x.fn)
+	n, errno := x.n, x.errno
+	x.p = nil
 	switch {
 	case err != nil:
 		return n, err
@@ -110,32 +126,32 @@ func Write(rc syscall.RawConn, p []byte) (int, error) {
 
 // TryWrite writes what the socket takes at once, without waiting, and
 // returns how much that was. An error other than a full buffer is not
-// reported: the caller's next blocking Write meets it.
-func TryWrite(rc syscall.RawConn, p []byte) int {
-	n := 0
-	rc.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			k, e := writeOnce(fd, p[n:])
-			switch e {
-			case 0:
-				n += k
-			case syscall.EINTR:
-			default:
-				return true
-			}
-		}
-		return true // never wait
-	})
+// reported: the caller's next Write meets it.
+func (s *Socket) TryWrite(p []byte) int {
+	x := &s.tryw
+	x.p, x.n, x.errno = p, 0, 0
+	s.rc.Write(x.fn)
+	n := x.n
+	x.p = nil
 	return n
 }
 
-func writeOnce(fd uintptr, p []byte) (int, syscall.Errno) {
-	if len(p) == 0 {
-		return 0, 0
+// write writes x.p from x.n on; false asks the netpoller to wait for
+// room, which try never does.
+func (x *xfer) write(fd uintptr, try bool) bool {
+	for x.n < len(x.p) {
+		p := x.p[x.n:]
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		switch e {
+		case 0:
+			x.n += int(r)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return try
+		default:
+			x.errno = e
+			return true
+		}
 	}
-	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), 0
+	return true
 }

@@ -41,28 +41,28 @@ func tcpPair(t *testing.T) (a, b *net.TCPConn) {
 	return c.(*net.TCPConn), s.(*net.TCPConn)
 }
 
-func raw(t *testing.T, c any) syscall.RawConn {
+func raw(t *testing.T, c any) *Socket {
 	t.Helper()
-	rc := Raw(c)
-	if rc == nil {
-		t.Fatalf("Raw(%T) = nil", c)
+	s := New(c)
+	if s == nil {
+		t.Fatalf("New(%T) = nil", c)
 	}
-	return rc
+	return s
 }
 
 func TestRawOnlySockets(t *testing.T) {
 	a, _ := net.Pipe()
 	defer a.Close()
-	if Raw(a) != nil {
-		t.Error("Raw(net.Pipe) is not nil: its end is not a socket")
+	if New(a) != nil {
+		t.Error("New(net.Pipe) is not nil: its end is not a socket")
 	}
 	f, err := os.CreateTemp(t.TempDir(), "f")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if Raw(f) != nil {
-		t.Error("Raw(*os.File) is not nil: a file's descriptor may block")
+	if New(f) != nil {
+		t.Error("New(*os.File) is not nil: a file's descriptor may block")
 	}
 }
 
@@ -78,7 +78,7 @@ func TestReadWriteLarge(t *testing.T) {
 	}
 	werr := make(chan error, 1)
 	go func() {
-		n, err := Write(ra, want)
+		n, err := ra.Write(want)
 		if err == nil && n != len(want) {
 			err = errors.New("short write")
 		}
@@ -88,7 +88,7 @@ func TestReadWriteLarge(t *testing.T) {
 	var got bytes.Buffer
 	buf := make([]byte, 100_000)
 	for {
-		n, err := Read(rb, buf)
+		n, err := rb.Read(buf)
 		got.Write(buf[:n])
 		if err == io.EOF {
 			break
@@ -106,7 +106,7 @@ func TestReadWriteLarge(t *testing.T) {
 	if !bytes.Equal(got.Bytes(), want) {
 		t.Fatalf("received %d bytes that differ from the %d sent", got.Len(), len(want))
 	}
-	if n, err := Read(rb, nil); n != 0 || err != nil {
+	if n, err := rb.Read(nil); n != 0 || err != nil {
 		t.Errorf("Read(nil) = %d, %v; want 0, nil", n, err)
 	}
 }
@@ -114,7 +114,7 @@ func TestReadWriteLarge(t *testing.T) {
 func TestReadDeadline(t *testing.T) {
 	_, b := tcpPair(t)
 	b.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	_, err := Read(raw(t, b), make([]byte, 10))
+	_, err := raw(t, b).Read(make([]byte, 10))
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Read past the deadline: %v, want os.ErrDeadlineExceeded", err)
 	}
@@ -131,7 +131,7 @@ func TestCloseUnblocksRead(t *testing.T) {
 	rb := raw(t, b)
 	done := make(chan error, 1)
 	go func() {
-		_, err := Read(rb, make([]byte, 10))
+		_, err := rb.Read(make([]byte, 10))
 		done <- err
 	}()
 	time.Sleep(20 * time.Millisecond)
@@ -151,7 +151,7 @@ func TestCloseUnblocksRead(t *testing.T) {
 func TestWriteToResetPeer(t *testing.T) {
 	a, b := tcpPair(t)
 	ra := raw(t, a)
-	if _, err := Write(ra, []byte("unread")); err != nil {
+	if _, err := ra.Write([]byte("unread")); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(20 * time.Millisecond)
@@ -159,7 +159,7 @@ func TestWriteToResetPeer(t *testing.T) {
 	var err error
 	deadline := time.Now().Add(5 * time.Second)
 	for err == nil && time.Now().Before(deadline) {
-		_, err = Write(ra, make([]byte, 64<<10))
+		_, err = ra.Write(make([]byte, 64<<10))
 	}
 	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
 		t.Fatalf("Write to a reset peer: %v, want ECONNRESET or EPIPE", err)
@@ -181,7 +181,7 @@ func TestTryWriteNeverWaits(t *testing.T) {
 	go func() {
 		defer close(done)
 		for range 1000 {
-			n := TryWrite(ra, chunk)
+			n := ra.TryWrite(chunk)
 			total += n
 			if n < len(chunk) {
 				return
@@ -201,7 +201,7 @@ func TestTryWriteNeverWaits(t *testing.T) {
 	if err != nil || n != int64(total) {
 		t.Fatalf("peer read %d bytes (%v), TryWrite reported %d", n, err, total)
 	}
-	if TryWrite(ra, nil) != 0 {
+	if ra.TryWrite(nil) != 0 {
 		t.Error("TryWrite(nil) wrote something")
 	}
 }
@@ -227,11 +227,11 @@ func TestUnixSocket(t *testing.T) {
 	}
 	defer c.Close()
 	rc := raw(t, c)
-	if _, err := Write(rc, []byte("ping")); err != nil {
+	if _, err := rc.Write([]byte("ping")); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 4)
-	if _, err := io.ReadFull(readerFunc(func(p []byte) (int, error) { return Read(rc, p) }), buf); err != nil {
+	if _, err := io.ReadFull(rc, buf); err != nil {
 		t.Fatal(err)
 	}
 	if string(buf) != "ping" {
@@ -239,6 +239,27 @@ func TestUnixSocket(t *testing.T) {
 	}
 }
 
-type readerFunc func([]byte) (int, error)
-
-func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+// TestNoAllocations: a message's read and write allocate nothing (the
+// data path makes several per round trip).
+func TestNoAllocations(t *testing.T) {
+	a, b := tcpPair(t)
+	ra, rb := raw(t, a), raw(t, b)
+	out, in := []byte("x"), make([]byte, 16)
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := ra.Write(out); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := rb.Read(in); n != 1 || err != nil {
+			t.Fatalf("Read = %d, %v", n, err)
+		}
+		if rb.TryWrite(out) != 1 {
+			t.Fatal("TryWrite took nothing")
+		}
+		if n, err := ra.Read(in); n != 1 || err != nil {
+			t.Fatalf("Read = %d, %v", n, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per write, read, try-write and read; want 0", allocs)
+	}
+}

@@ -28,7 +28,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/coder/websocket"
 
@@ -243,13 +242,13 @@ type corkConn struct {
 	// reads several records rather than one (or part of one). Set before
 	// the first read, or by the only reader.
 	r *bufio.Reader
-	// rc, for a TCP or Unix connection, is read and written with raw
-	// system calls (package sockio).
-	rc syscall.RawConn
+	// sock, for a TCP or Unix connection, reads and writes it with raw
+	// system calls.
+	sock *sockio.Socket
 }
 
 // newCorkConn corks c.
-func newCorkConn(c net.Conn) *corkConn { return &corkConn{Conn: c, rc: sockio.Raw(c)} }
+func newCorkConn(c net.Conn) *corkConn { return &corkConn{Conn: c, sock: sockio.New(c)} }
 
 // bufferReads makes c read through a buffer of tlsReadBuffer bytes.
 func (c *corkConn) bufferReads() { c.r = bufio.NewReaderSize(directReader{c}, tlsReadBuffer) }
@@ -260,8 +259,8 @@ type directReader struct{ c *corkConn }
 func (d directReader) Read(p []byte) (int, error) { return d.c.readDirect(p) }
 
 func (c *corkConn) readDirect(p []byte) (int, error) {
-	if c.rc != nil {
-		return sockio.Read(c.rc, p)
+	if c.sock != nil {
+		return c.sock.Read(p)
 	}
 	return c.Conn.Read(p)
 }
@@ -294,8 +293,8 @@ func (c *corkConn) writeLocked(p []byte) (int, error) {
 	}
 	var n int
 	var err error
-	if c.rc != nil {
-		n, err = sockio.Write(c.rc, p)
+	if c.sock != nil {
+		n, err = c.sock.Write(p)
 	} else {
 		n, err = c.Conn.Write(p)
 	}
