@@ -15,6 +15,9 @@
 // netpoller through syscall.RawConn, as net does, with the connection's
 // deadlines and Close still honoured. A Socket keeps the state of its
 // calls, so that reading or writing allocates nothing.
+//
+// Only on Linux, where it is tested; elsewhere New returns nil and callers
+// use the connection as it is.
 package sockio
 
 import (
@@ -22,7 +25,6 @@ import (
 	"net"
 	"os"
 	"syscall"
-	"unsafe"
 )
 
 // Socket reads and writes one TCP or Unix connection with raw system
@@ -53,6 +55,9 @@ func New(c any) *Socket {
 	case *net.UnixConn:
 		sc = c
 	default:
+		return nil
+	}
+	if !supported {
 		return nil
 	}
 	rc, err := sc.SyscallConn()
@@ -89,24 +94,6 @@ func (s *Socket) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// read makes one read; false asks the netpoller to wait for readiness.
-func (x *xfer) read(fd uintptr) bool {
-	for {
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&x.p[0])), uintptr(len(x.p)))
-		switch e {
-		case 0:
-			x.n = int(r)
-			return true
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false // nothing yet
-		}
-		x.errno = e
-		return true
-	}
-}
-
 // Write writes all of p as net.Conn's Write does, waiting for room in
 // the socket's buffer when it is full.
 func (s *Socket) Write(p []byte) (int, error) {
@@ -134,24 +121,4 @@ func (s *Socket) TryWrite(p []byte) int {
 	n := x.n
 	x.p = nil
 	return n
-}
-
-// write writes x.p from x.n on; false asks the netpoller to wait for
-// room, which try never does.
-func (x *xfer) write(fd uintptr, try bool) bool {
-	for x.n < len(x.p) {
-		p := x.p[x.n:]
-		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-		switch e {
-		case 0:
-			x.n += int(r)
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return try
-		default:
-			x.errno = e
-			return true
-		}
-	}
-	return true
 }
