@@ -32,6 +32,7 @@ import (
 // may run at a time: concurrent Reads, or Writes, are the caller's to
 // serialise.
 type Socket struct {
+	c          net.Conn // for its addresses, in errors
 	rc         syscall.RawConn
 	r, w, tryw xfer
 }
@@ -48,7 +49,10 @@ type xfer struct {
 // New returns a Socket for c when c is a *net.TCPConn or a *net.UnixConn
 // (non-blocking descriptors), or nil.
 func New(c any) *Socket {
-	var sc syscall.Conn
+	var sc interface {
+		net.Conn
+		syscall.Conn
+	}
 	switch c := c.(type) {
 	case *net.TCPConn:
 		sc = c
@@ -64,7 +68,7 @@ func New(c any) *Socket {
 	if err != nil {
 		return nil
 	}
-	s := &Socket{rc: rc}
+	s := &Socket{c: sc, rc: rc}
 	s.r.fn = s.r.read
 	s.w.fn = func(fd uintptr) bool { return s.w.write(fd, false) }
 	s.tryw.fn = func(fd uintptr) bool { return s.tryw.write(fd, true) }
@@ -87,7 +91,7 @@ func (s *Socket) Read(p []byte) (int, error) {
 	case err != nil:
 		return 0, err
 	case errno != 0:
-		return 0, &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", errno)}
+		return 0, s.opError("read", errno)
 	case n == 0:
 		return 0, io.EOF
 	}
@@ -106,7 +110,7 @@ func (s *Socket) Write(p []byte) (int, error) {
 	case err != nil:
 		return n, err
 	case errno != 0:
-		return n, &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", errno)}
+		return n, s.opError("write", errno)
 	}
 	return n, nil
 }
@@ -121,4 +125,10 @@ func (s *Socket) TryWrite(p []byte) int {
 	n := x.n
 	x.p = nil
 	return n
+}
+
+// opError describes a failed system call as package net does.
+func (s *Socket) opError(op string, errno syscall.Errno) error {
+	la := s.c.LocalAddr()
+	return &net.OpError{Op: op, Net: la.Network(), Source: la, Addr: s.c.RemoteAddr(), Err: os.NewSyscallError(op, errno)}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -169,6 +170,10 @@ func TestWriteToResetPeer(t *testing.T) {
 	var se *os.SyscallError
 	if !errors.As(err, &se) {
 		t.Errorf("error %v does not carry an *os.SyscallError", err)
+	}
+	// Worded as package net words it, addresses included.
+	if want := a.LocalAddr().String() + "->" + a.RemoteAddr().String(); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not name the connection %s", err, want)
 	}
 }
 
