@@ -451,7 +451,7 @@ func (r *Relay) pumpFromSocket(ctx context.Context, self *socket, peer *atomic.P
 	}
 	defer flush()
 	for {
-		typ, frame, err := wstransport.ReadFrame(ctx, c)
+		typ, frame, err := tc.ReadFrame(ctx)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) && websocket.CloseStatus(err) == -1 {
 				log.Debug("data channel read ended", "err", err)

@@ -89,7 +89,7 @@ func (s *Socket) Read(p []byte) (int, error) {
 	x.p = nil
 	switch {
 	case err != nil:
-		return 0, err
+		return 0, renameOp(err, "read")
 	case errno != 0:
 		return 0, s.opError("read", errno)
 	case n == 0:
@@ -108,7 +108,7 @@ func (s *Socket) Write(p []byte) (int, error) {
 	x.p = nil
 	switch {
 	case err != nil:
-		return n, err
+		return n, renameOp(err, "write")
 	case errno != 0:
 		return n, s.opError("write", errno)
 	}
@@ -131,4 +131,13 @@ func (s *Socket) TryWrite(p []byte) int {
 func (s *Socket) opError(op string, errno syscall.Errno) error {
 	la := s.c.LocalAddr()
 	return &net.OpError{Op: op, Net: la.Network(), Source: la, Addr: s.c.RemoteAddr(), Err: os.NewSyscallError(op, errno)}
+}
+
+// renameOp names the operation of a RawConn's error ("raw-read") as net's
+// Read or Write would, for logs.
+func renameOp(err error, op string) error {
+	if oe, ok := err.(*net.OpError); ok {
+		oe.Op = op
+	}
+	return err
 }

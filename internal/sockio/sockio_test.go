@@ -144,6 +144,9 @@ func TestCloseUnblocksRead(t *testing.T) {
 		if !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("Read after Close: %v, want net.ErrClosed", err)
 		}
+		if !strings.HasPrefix(err.Error(), "read tcp ") {
+			t.Errorf("error %q is not worded as net's", err)
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Read still blocked 5 s after Close")
 	}

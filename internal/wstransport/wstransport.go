@@ -69,6 +69,102 @@ type Conn struct {
 	client bool // frames are masked
 	wmu    sync.Mutex
 	wbuf   []byte // guarded by wmu
+	// rw and ww end a read or a write when its context ends.
+	rw, ww ctxWatch
+}
+
+// ctxWatch closes the websocket when the context of an operation in
+// progress (a read, or a write) ends, as the library does for its own,
+// with one context.AfterFunc per context rather than two or three per
+// message (the library registers one for a frame's header and one for its
+// payload, and our writes one each: about a tenth of tetherd's CPU time
+// in the benchmark's echoes). The registration outlives the operation; it
+// ends with its context, when an operation comes with another context, or
+// when the reader fails (release). One operation at a time per ctxWatch:
+// the reader's, or the writer's under wmu.
+type ctxWatch struct {
+	abort func() // closes the connection
+	mu    sync.Mutex
+	busy  bool            // an operation is in progress; guarded by mu
+	ctx   context.Context // the registration's; guarded by mu
+	stop  func() bool     // guarded by mu
+}
+
+// begin starts an operation under ctx. If ctx has ended, it closes the
+// websocket, as the library does, and returns ctx's error; the caller
+// must then not call end.
+func (w *ctxWatch) begin(ctx context.Context) error {
+	if ctx.Done() == nil {
+		return nil // never ends
+	}
+	w.mu.Lock()
+	if ctx != w.ctx {
+		if w.stop != nil {
+			w.stop()
+		}
+		w.ctx = ctx
+		w.stop = context.AfterFunc(ctx, func() {
+			// Only for an operation under this ctx: the function of a
+			// replaced registration may still run once it was stopped.
+			w.mu.Lock()
+			hit := w.busy && w.ctx == ctx
+			w.mu.Unlock()
+			if hit {
+				w.abort()
+			}
+		})
+	}
+	w.busy = true
+	w.mu.Unlock()
+	// If ctx ends from now on, the function above closes; if it ended
+	// before, this does.
+	if err := ctx.Err(); err != nil {
+		w.end(ctx, nil)
+		w.abort()
+		return context.Cause(ctx)
+	}
+	return nil
+}
+
+// end finishes the operation begin started. The error of an operation
+// whose context ended carries the context's cause (errors.Is finds
+// context.Canceled or DeadlineExceeded in it), as the library's does.
+func (w *ctxWatch) end(ctx context.Context, err error) error {
+	w.mu.Lock()
+	w.busy = false
+	w.mu.Unlock()
+	if err != nil && ctx.Err() != nil {
+		return errors.Join(context.Cause(ctx), err)
+	}
+	return err
+}
+
+// release ends the registration.
+func (w *ctxWatch) release() {
+	w.mu.Lock()
+	if w.stop != nil {
+		w.stop()
+	}
+	w.ctx, w.stop = nil, nil
+	w.mu.Unlock()
+}
+
+// newConn returns a Conn for c.
+func newConn(c *websocket.Conn) *Conn {
+	t := &Conn{C: c}
+	t.rw.abort, t.ww.abort = t.abort, t.abort
+	return t
+}
+
+// abort closes the connection at once. The socket beneath a cork goes
+// first: under TLS, closing the websocket sends a close_notify alert, which
+// would wait behind a write stuck on a peer that does not read (until the
+// 5 s deadline crypto/tls sets for the alert).
+func (t *Conn) abort() {
+	if t.cork != nil {
+		t.cork.Conn.Close()
+	}
+	t.C.CloseNow()
 }
 
 // Buffered returns how many received bytes wait in the read buffer: more
@@ -84,13 +180,13 @@ func (t *Conn) Buffered() int {
 
 // New wraps c. Prefer Dial or Accept, whose connections write each message
 // in one system call.
-func New(c *websocket.Conn) *Conn { return &Conn{C: c} }
+func New(c *websocket.Conn) *Conn { return newConn(c) }
 
 // ReadMessage returns the next binary frame; text frames are skipped. The
 // frame is the caller's; it may give it back with RecycleFrame.
 func (t *Conn) ReadMessage(ctx context.Context) ([]byte, error) {
 	for {
-		typ, b, err := ReadFrame(ctx, t.C)
+		typ, b, err := t.ReadFrame(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -105,11 +201,34 @@ func (t *Conn) ReadMessage(ctx context.Context) ([]byte, error) {
 // ReadMessage or ReadFrame, is no longer used and may be read into again.
 func (t *Conn) RecycleFrame(b []byte) { putFrame(b) }
 
-// ReadFrame reads one websocket message into a pooled buffer, taken only
-// once the message has begun (an idle connection holds none). The caller
-// owns the result and may give it back with (*Conn).RecycleFrame.
-func ReadFrame(ctx context.Context, c *websocket.Conn) (websocket.MessageType, []byte, error) {
-	typ, r, err := c.Reader(ctx)
+// ReadFrame reads one websocket message, of any type, into a pooled
+// buffer, taken only once the message has begun (an idle connection holds
+// none). The caller owns the result and may give it back with
+// RecycleFrame. When ctx ends during the read, the connection is closed
+// and ctx's error returned. Once a read fails, the connection is done.
+func (t *Conn) ReadFrame(ctx context.Context) (websocket.MessageType, []byte, error) {
+	if err := t.rw.begin(ctx); err != nil {
+		t.done()
+		return 0, nil, err
+	}
+	// The library does not watch the context: rw does.
+	typ, b, err := readFrame(t.C)
+	if err = t.rw.end(ctx, err); err != nil {
+		t.done()
+	}
+	return typ, b, err
+}
+
+// done releases the context registrations of a connection whose reader
+// failed.
+func (t *Conn) done() {
+	t.rw.release()
+	t.ww.release()
+}
+
+// readFrame reads one message from c, under no context.
+func readFrame(c *websocket.Conn) (websocket.MessageType, []byte, error) {
+	typ, r, err := c.Reader(context.Background())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -146,12 +265,21 @@ func (t *Conn) WriteMessages(ctx context.Context, frames [][]byte) error {
 	}
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
+	// The library watches ctx during its own writes; ww during ours.
+	if err := t.ww.begin(ctx); err != nil {
+		return err
+	}
+	return t.ww.end(ctx, t.writeLocked(ctx, frames))
+}
+
+// writeLocked writes frames; the caller holds wmu and watches ctx.
+func (t *Conn) writeLocked(ctx context.Context, frames [][]byte) error {
 	if t.out == nil {
 		// A connection whose TLS we could not reach (a proxy's): the
 		// library writes, and cork beneath TLS sends it in one write.
 		t.cork.hold()
 		err := t.libraryWrite(ctx, frames)
-		if ferr := t.cork.release(ctx, t.C, nil); err == nil {
+		if ferr := t.cork.release(nil); err == nil {
 			err = ferr
 		}
 		return err
@@ -165,10 +293,10 @@ func (t *Conn) WriteMessages(ctx context.Context, frames [][]byte) error {
 		t.wbuf = nil // a rare batch of 1 MiB messages is not kept
 	}
 	if t.out == io.Writer(t.cork) {
-		return t.cork.writeOut(ctx, t.C, w)
+		return t.cork.writeOut(w)
 	}
 	t.cork.hold()
-	return t.cork.release(ctx, t.C, func() error {
+	return t.cork.release(func() error {
 		_, err := t.out.Write(w)
 		return err
 	})
@@ -310,11 +438,9 @@ func (c *corkConn) hold() {
 	c.mu.Unlock()
 }
 
-// release runs fill, if not nil, and writes what was held. The websocket
-// library closes the connection when ctx ends during its own writes;
-// these writes are outside them, so they do the same.
-func (c *corkConn) release(ctx context.Context, ws *websocket.Conn, fill func() error) error {
-	stop := context.AfterFunc(ctx, func() { ws.CloseNow() })
+// release runs fill, if not nil, and writes what was held. The caller
+// bounds it by its context (Conn.ww), as the library bounds its writes.
+func (c *corkConn) release(fill func() error) error {
 	var err error
 	if fill != nil {
 		err = fill()
@@ -327,20 +453,15 @@ func (c *corkConn) release(ctx context.Context, ws *websocket.Conn, fill func() 
 	}
 	c.mu.Unlock()
 	putFrame(b)
-	if !stop() && err != nil {
-		err = errors.Join(context.Cause(ctx), err)
-	}
 	return err
 }
 
-// writeOut writes b, whole frames, in one write, bounded by ctx as release.
-func (c *corkConn) writeOut(ctx context.Context, ws *websocket.Conn, b []byte) error {
-	return c.release(ctx, ws, func() error {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		_, err := c.writeLocked(b)
-		return err
-	})
+// writeOut writes b, whole frames, in one write, bounded as release.
+func (c *corkConn) writeOut(b []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, err := c.writeLocked(b)
+	return err
 }
 
 // Dial opens a websocket like websocket.Dial, on a connection that sends
@@ -436,7 +557,9 @@ func Dial(ctx context.Context, u string, opts *websocket.DialOptions) (*Conn, *h
 	if err != nil {
 		return nil, resp, err
 	}
-	return &Conn{C: c, cork: cork, out: out, client: true}, resp, nil
+	t := newConn(c)
+	t.cork, t.out, t.client = cork, out, true
+	return t, resp, nil
 }
 
 // Accept upgrades an HTTP request to a websocket like websocket.Accept, on
@@ -447,7 +570,9 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOption
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{C: c, cork: hw.cork, br: hw.br, out: hw.out}, nil
+	t := newConn(c)
+	t.cork, t.br, t.out = hw.cork, hw.br, hw.out
+	return t, nil
 }
 
 // hijackWriter hands the websocket library a connection that writes

@@ -3,6 +3,7 @@ package wstransport
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -256,6 +257,130 @@ func TestReadAfterWriteError(t *testing.T) {
 			close(gone)
 			if got := <-result; got != "last words" {
 				t.Fatal(got)
+			}
+		})
+	}
+}
+
+// pair returns a connection made by Dial and its peer made by Accept.
+func pair(t *testing.T, secure bool) (client, server *Conn) {
+	t.Helper()
+	accepted := make(chan *Conn, 1)
+	done := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tc, err := Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		tc.C.SetReadLimit(-1)
+		accepted <- tc
+		<-done
+		tc.C.CloseNow()
+	}))
+	u := startServer(t, srv, secure)
+	t.Cleanup(func() { close(done) }) // before srv.Close, which waits for the handler
+	c, _, err := Dial(t.Context(), u, &websocket.DialOptions{HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.C.SetReadLimit(-1)
+	t.Cleanup(func() { c.C.CloseNow() })
+	return c, <-accepted
+}
+
+// TestContextEndsRead: a read waiting when its context ends returns the
+// context's error and closes the connection, as the library's reads do;
+// a context that ends after its read finished closes nothing.
+func TestContextEndsRead(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", secure), func(t *testing.T) {
+			c, s := pair(t, secure)
+			send := func(m string) {
+				t.Helper()
+				if err := c.WriteMessage(t.Context(), []byte(m)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			send("one")
+			a, cancelA := context.WithCancel(t.Context())
+			if b, err := s.ReadMessage(a); err != nil || string(b) != "one" {
+				t.Fatalf("read = %q, %v", b, err)
+			}
+			cancelA()
+			time.Sleep(50 * time.Millisecond)
+			send("two")
+			if b, err := s.ReadMessage(t.Context()); err != nil || string(b) != "two" {
+				t.Fatalf("after the first read's context ended: read = %q, %v", b, err)
+			}
+
+			waiting, cancel := context.WithCancel(t.Context())
+			errc := make(chan error, 1)
+			go func() {
+				_, err := s.ReadMessage(waiting)
+				errc <- err
+			}()
+			time.Sleep(50 * time.Millisecond)
+			cancel()
+			select {
+			case err := <-errc:
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("read whose context ended: %v, want context.Canceled", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("read still waiting 5 s after its context ended")
+			}
+			rctx, rcancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer rcancel()
+			if _, err := c.ReadMessage(rctx); err == nil || errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("peer's read: %v; want the connection closed", err)
+			}
+		})
+	}
+}
+
+// TestContextEndsWrite: a write stuck on a peer that does not read returns
+// once its context ends; a context that ends after its write finished
+// closes nothing.
+func TestContextEndsWrite(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", secure), func(t *testing.T) {
+			c, s := pair(t, secure)
+			a, cancelA := context.WithCancel(t.Context())
+			if err := c.WriteMessage(a, []byte("one")); err != nil {
+				t.Fatal(err)
+			}
+			cancelA()
+			time.Sleep(50 * time.Millisecond)
+			if err := c.WriteMessages(t.Context(), [][]byte{[]byte("two")}); err != nil {
+				t.Fatalf("write after an earlier write's context ended: %v", err)
+			}
+			for _, want := range []string{"one", "two"} {
+				if b, err := s.ReadMessage(t.Context()); err != nil || string(b) != want {
+					t.Fatalf("read = %q, %v; want %q", b, err, want)
+				}
+			}
+
+			// Nobody reads s from now on: the socket fills and a write waits.
+			stuck, cancel := context.WithCancel(t.Context())
+			errc := make(chan error, 1)
+			go func() {
+				big := make([]byte, 1<<20)
+				for {
+					if err := c.WriteMessage(stuck, big); err != nil {
+						errc <- err
+						return
+					}
+				}
+			}()
+			time.Sleep(300 * time.Millisecond)
+			cancel()
+			select {
+			case err := <-errc:
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("write whose context ended: %v, want context.Canceled", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("write still stuck 5 s after its context ended")
 			}
 		})
 	}
