@@ -82,49 +82,46 @@ func (s *Socket) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	x := &s.r
-	x.p, x.n, x.errno = p, 0, 0
-	err := s.rc.Read(x.fn)
-	n, errno := x.n, x.errno
-	x.p = nil
-	switch {
-	case err != nil:
-		return 0, renameOp(err, "read")
-	case errno != 0:
-		return 0, s.opError("read", errno)
-	case n == 0:
+	n, err := s.do(&s.r, p, false)
+	if err == nil && n == 0 {
 		return 0, io.EOF
 	}
-	return n, nil
+	return n, err
 }
 
 // Write writes all of p as net.Conn's Write does, waiting for room in
 // the socket's buffer when it is full.
-func (s *Socket) Write(p []byte) (int, error) {
-	x := &s.w
-	x.p, x.n, x.errno = p, 0, 0
-	err := s.rc.Write(x.fn)
-	n, errno := x.n, x.errno
-	x.p = nil
-	switch {
-	case err != nil:
-		return n, renameOp(err, "write")
-	case errno != 0:
-		return n, s.opError("write", errno)
-	}
-	return n, nil
-}
+func (s *Socket) Write(p []byte) (int, error) { return s.do(&s.w, p, true) }
 
 // TryWrite writes what the socket takes at once, without waiting, and
 // returns how much that was. An error other than a full buffer is not
 // reported: the caller's next Write meets it.
 func (s *Socket) TryWrite(p []byte) int {
-	x := &s.tryw
-	x.p, x.n, x.errno = p, 0, 0
-	s.rc.Write(x.fn)
-	n := x.n
-	x.p = nil
+	n, _ := s.do(&s.tryw, p, true)
 	return n
+}
+
+// do runs x's function on p through the RawConn, which waits for
+// readiness whenever the function asks it to.
+func (s *Socket) do(x *xfer, p []byte, write bool) (int, error) {
+	x.p, x.n, x.errno = p, 0, 0
+	op := "read"
+	var err error
+	if write {
+		op = "write"
+		err = s.rc.Write(x.fn)
+	} else {
+		err = s.rc.Read(x.fn)
+	}
+	n, errno := x.n, x.errno
+	x.p = nil
+	switch {
+	case err != nil:
+		return n, renameOp(err, op)
+	case errno != 0:
+		return n, s.opError(op, errno)
+	}
+	return n, nil
 }
 
 // opError describes a failed system call as package net does.
