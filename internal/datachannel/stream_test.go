@@ -315,11 +315,14 @@ func TestStreamWindow(t *testing.T) {
 	peer.readUntil(func(m Message) bool { return m.SequenceNumber == 0 })
 
 	// A selective ack of sequence 2 opens the window: "y" goes out as 4.
+	// Read before waiting for Send: when the writer goroutine is idle,
+	// Send writes "y" itself, and waits while a retransmission fills the
+	// transport.
 	peer.write(NewAcknowledge(sent[2]))
+	peer.readUntil(func(m Message) bool { return m.SequenceNumber == 4 && string(m.Payload) == "y" })
 	if err := waitErr(t, "blocked Send", blocked); err != nil {
 		t.Fatal(err)
 	}
-	peer.readUntil(func(m Message) bool { return m.SequenceNumber == 4 && string(m.Payload) == "y" })
 	eventually(t, "unacked bytes", func() bool { return s.Stats().Unacked == 3*1024+1 })
 
 	// Sequence 2 is no longer retransmitted; 0, 1, 3 and 4 are. One 2
