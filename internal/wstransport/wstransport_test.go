@@ -288,6 +288,20 @@ func pair(t *testing.T, secure bool) (client, server *Conn) {
 	return c, <-accepted
 }
 
+// wantCanceled waits for the result of an operation (op) whose context
+// was just cancelled: context.Canceled, within 5 s.
+func wantCanceled(t *testing.T, op string, errc <-chan error) {
+	t.Helper()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("%s whose context ended: %v, want context.Canceled", op, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s still waiting 5 s after its context ended", op)
+	}
+}
+
 // TestContextEndsRead: a read waiting when its context ends returns the
 // context's error and closes the connection, as the library's reads do;
 // a context that ends after its read finished closes nothing.
@@ -321,14 +335,7 @@ func TestContextEndsRead(t *testing.T) {
 			}()
 			time.Sleep(50 * time.Millisecond)
 			cancel()
-			select {
-			case err := <-errc:
-				if !errors.Is(err, context.Canceled) {
-					t.Fatalf("read whose context ended: %v, want context.Canceled", err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("read still waiting 5 s after its context ended")
-			}
+			wantCanceled(t, "read", errc)
 			rctx, rcancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer rcancel()
 			if _, err := c.ReadMessage(rctx); err == nil || errors.Is(err, context.DeadlineExceeded) {
@@ -374,14 +381,7 @@ func TestContextEndsWrite(t *testing.T) {
 			}()
 			time.Sleep(300 * time.Millisecond)
 			cancel()
-			select {
-			case err := <-errc:
-				if !errors.Is(err, context.Canceled) {
-					t.Fatalf("write whose context ended: %v, want context.Canceled", err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("write still stuck 5 s after its context ended")
-			}
+			wantCanceled(t, "write", errc)
 		})
 	}
 }
