@@ -432,6 +432,16 @@ func (c *corkConn) writeLocked(p []byte) (int, error) {
 	return n, err
 }
 
+// CloseWrite half-closes the connection, as *net.TCPConn's does: net/http
+// uses it so that a connection it closes after a response (one refusing a
+// request body, say) does not lose that response to a reset.
+func (c *corkConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
 func (c *corkConn) hold() {
 	c.mu.Lock()
 	c.held, c.buf = true, getFrame()

@@ -385,3 +385,56 @@ func TestContextEndsWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestCorkListenerCloseWrite: a connection from CorkListener half-closes
+// as the TCP connection beneath it does, which net/http relies on.
+func TestCorkListenerCloseWrite(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := CorkListener(ln)
+	defer cl.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := cl.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, ok := <-accepted
+	if !ok {
+		t.Fatal("accept failed")
+	}
+	defer server.Close()
+	cw, ok := server.(interface{ CloseWrite() error })
+	if !ok {
+		t.Fatalf("%T has no CloseWrite", server)
+	}
+	if _, err := server.Write([]byte("last")); err != nil {
+		t.Fatal(err)
+	}
+	if err := cw.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if b, err := io.ReadAll(client); err != nil || string(b) != "last" {
+		t.Fatalf("client read %q, %v; want \"last\" then EOF", b, err)
+	}
+	// Half closed: the server still reads.
+	if _, err := client.Write([]byte("reply")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 5)
+	server.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(server, buf); err != nil || string(buf) != "reply" {
+		t.Fatalf("server read %q, %v after CloseWrite", buf, err)
+	}
+}
