@@ -16,8 +16,11 @@
 // deadlines and Close still honoured. A Socket keeps the state of its
 // calls, so that reading or writing allocates nothing.
 //
-// Only on Linux, where it is tested; elsewhere New returns nil and callers
-// use the connection as it is.
+// The calls are raw on Linux. On the other Unix systems (macOS, where
+// operators run the CLI) a Socket makes them through package syscall, as
+// net does, which keeps TryWrite for the mux's direct writes; its tests run
+// that way on Linux too. Without Unix descriptors (Windows) New returns
+// nil, and callers use the connection as it is.
 package sockio
 
 import (
@@ -40,15 +43,59 @@ type Socket struct {
 // xfer is one direction's state, reused by every call so that the
 // function handed to the RawConn is allocated once, in New.
 type xfer struct {
+	sys   sysFunc
 	p     []byte
 	n     int
 	errno syscall.Errno
 	fn    func(fd uintptr) bool
 }
 
+// sysFunc makes one read(2), or write(2) if write is set, on fd.
+type sysFunc func(write bool, fd uintptr, p []byte) (int, syscall.Errno)
+
+// read makes one read; false asks the netpoller to wait for readiness.
+func (x *xfer) read(fd uintptr) bool {
+	for {
+		n, e := x.sys(false, fd, x.p)
+		switch e {
+		case 0:
+			x.n = n
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false // nothing yet
+		}
+		x.errno = e
+		return true
+	}
+}
+
+// write writes x.p from x.n on; false asks the netpoller to wait for
+// room, which try never does.
+func (x *xfer) write(fd uintptr, try bool) bool {
+	for x.n < len(x.p) {
+		n, e := x.sys(true, fd, x.p[x.n:])
+		switch e {
+		case 0:
+			x.n += n
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return try
+		default:
+			x.errno = e
+			return true
+		}
+	}
+	return true
+}
+
 // New returns a Socket for c when c is a *net.TCPConn or a *net.UnixConn
 // (non-blocking descriptors), or nil.
-func New(c any) *Socket {
+func New(c any) *Socket { return newWith(c, defaultSys) }
+
+// newWith is New with the system calls sys makes; nil sys, nil Socket.
+func newWith(c any, sys sysFunc) *Socket {
 	var sc interface {
 		net.Conn
 		syscall.Conn
@@ -61,7 +108,7 @@ func New(c any) *Socket {
 	default:
 		return nil
 	}
-	if !supported {
+	if sys == nil {
 		return nil
 	}
 	rc, err := sc.SyscallConn()
@@ -69,6 +116,7 @@ func New(c any) *Socket {
 		return nil
 	}
 	s := &Socket{c: sc, rc: rc}
+	s.r.sys, s.w.sys, s.tryw.sys = sys, sys, sys
 	s.r.fn = s.r.read
 	s.w.fn = func(fd uintptr) bool { return s.w.write(fd, false) }
 	s.tryw.fn = func(fd uintptr) bool { return s.tryw.write(fd, true) }

@@ -1,10 +1,6 @@
-//go:build !linux
+//go:build !unix
 
 package sockio
 
-// supported is false: New returns nil, so these are never called.
-const supported = false
-
-func (x *xfer) read(fd uintptr) bool { panic("sockio: unsupported") }
-
-func (x *xfer) write(fd uintptr, try bool) bool { panic("sockio: unsupported") }
+// defaultSys is nil where there are no Unix descriptors: New returns nil.
+var defaultSys sysFunc

@@ -44,13 +44,20 @@ func tcpPair(t *testing.T) (a, b *net.TCPConn) {
 	return c.(*net.TCPConn), s.(*net.TCPConn)
 }
 
-func raw(t *testing.T, c any) *Socket {
+func raw(t *testing.T, sys sysFunc, c any) *Socket {
 	t.Helper()
-	s := New(c)
+	s := newWith(c, sys)
 	if s == nil {
 		t.Fatalf("New(%T) = nil", c)
 	}
 	return s
+}
+
+// forEachSys runs test with raw system calls (Linux's default) and with
+// package syscall's (the other Unix systems' default).
+func forEachSys(t *testing.T, test func(*testing.T, sysFunc)) {
+	t.Run("raw", func(t *testing.T) { test(t, sysRaw) })
+	t.Run("portable", func(t *testing.T) { test(t, sysPortable) })
 }
 
 func TestRawOnlySockets(t *testing.T) {
@@ -72,9 +79,11 @@ func TestRawOnlySockets(t *testing.T) {
 // TestReadWriteLarge sends more than the socket buffers hold, so that the
 // writer meets EAGAIN and waits, and the reader reads in pieces; the bytes
 // must arrive whole and in order, then EOF.
-func TestReadWriteLarge(t *testing.T) {
+func TestReadWriteLarge(t *testing.T) { forEachSys(t, testReadWriteLarge) }
+
+func testReadWriteLarge(t *testing.T, sys sysFunc) {
 	a, b := tcpPair(t)
-	ra, rb := raw(t, a), raw(t, b)
+	ra, rb := raw(t, sys, a), raw(t, sys, b)
 	want := make([]byte, 16<<20)
 	for i := range want {
 		want[i] = byte(i * 7)
@@ -114,10 +123,12 @@ func TestReadWriteLarge(t *testing.T) {
 	}
 }
 
-func TestReadDeadline(t *testing.T) {
+func TestReadDeadline(t *testing.T) { forEachSys(t, testReadDeadline) }
+
+func testReadDeadline(t *testing.T, sys sysFunc) {
 	_, b := tcpPair(t)
 	b.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	_, err := raw(t, b).Read(make([]byte, 10))
+	_, err := raw(t, sys, b).Read(make([]byte, 10))
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Read past the deadline: %v, want os.ErrDeadlineExceeded", err)
 	}
@@ -129,9 +140,11 @@ func TestReadDeadline(t *testing.T) {
 
 // TestCloseUnblocksRead: Close from another goroutine ends a waiting
 // Read with net.ErrClosed, as it does net.Conn's.
-func TestCloseUnblocksRead(t *testing.T) {
+func TestCloseUnblocksRead(t *testing.T) { forEachSys(t, testCloseUnblocksRead) }
+
+func testCloseUnblocksRead(t *testing.T, sys sysFunc) {
 	_, b := tcpPair(t)
-	rb := raw(t, b)
+	rb := raw(t, sys, b)
 	done := make(chan error, 1)
 	go func() {
 		_, err := rb.Read(make([]byte, 10))
@@ -154,9 +167,11 @@ func TestCloseUnblocksRead(t *testing.T) {
 
 // TestWriteToResetPeer: writing to a peer that closed with unread data
 // (so the kernel reset the connection) fails with the system's error.
-func TestWriteToResetPeer(t *testing.T) {
+func TestWriteToResetPeer(t *testing.T) { forEachSys(t, testWriteToResetPeer) }
+
+func testWriteToResetPeer(t *testing.T, sys sysFunc) {
 	a, b := tcpPair(t)
-	ra := raw(t, a)
+	ra := raw(t, sys, a)
 	if _, err := ra.Write([]byte("unread")); err != nil {
 		t.Fatal(err)
 	}
@@ -182,9 +197,11 @@ func TestWriteToResetPeer(t *testing.T) {
 
 // TestTryWriteNeverWaits fills the socket until TryWrite takes less than
 // it was given, without blocking; what it took arrives in order.
-func TestTryWriteNeverWaits(t *testing.T) {
+func TestTryWriteNeverWaits(t *testing.T) { forEachSys(t, testTryWriteNeverWaits) }
+
+func testTryWriteNeverWaits(t *testing.T, sys sysFunc) {
 	a, b := tcpPair(t)
-	ra := raw(t, a)
+	ra := raw(t, sys, a)
 	chunk := make([]byte, 256<<10)
 	total := 0
 	done := make(chan struct{})
@@ -216,7 +233,9 @@ func TestTryWriteNeverWaits(t *testing.T) {
 	}
 }
 
-func TestUnixSocket(t *testing.T) {
+func TestUnixSocket(t *testing.T) { forEachSys(t, testUnixSocket) }
+
+func testUnixSocket(t *testing.T, sys sysFunc) {
 	path := filepath.Join(t.TempDir(), "s")
 	ln, err := net.Listen("unix", path)
 	if err != nil {
@@ -236,7 +255,7 @@ func TestUnixSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	rc := raw(t, c)
+	rc := raw(t, sys, c)
 	if _, err := rc.Write([]byte("ping")); err != nil {
 		t.Fatal(err)
 	}
@@ -251,9 +270,11 @@ func TestUnixSocket(t *testing.T) {
 
 // TestNoAllocations: a message's read and write allocate nothing (the
 // data path makes several per round trip).
-func TestNoAllocations(t *testing.T) {
+func TestNoAllocations(t *testing.T) { forEachSys(t, testNoAllocations) }
+
+func testNoAllocations(t *testing.T, sys sysFunc) {
 	a, b := tcpPair(t)
-	ra, rb := raw(t, a), raw(t, b)
+	ra, rb := raw(t, sys, a), raw(t, sys, b)
 	out, in := []byte("x"), make([]byte, 16)
 	allocs := testing.AllocsPerRun(200, func() {
 		if _, err := ra.Write(out); err != nil {
