@@ -177,6 +177,14 @@ func TestHostileDataChannel(t *testing.T) {
 		out := start()
 		first := openData(t, *out.StreamUrl, datachannel.OpenDataChannelInput{MessageSchemaVersion: "1.0", TokenValue: *out.TokenValue, ClientId: "c1"})
 		defer first.CloseNow()
+		// The relay has taken the token once the first socket hears from
+		// the session (the agent's start_publication and handshake);
+		// before that, the second socket could win the race for it.
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if typ, _, err := first.Read(rctx); err != nil || typ != websocket.MessageBinary {
+			t.Fatalf("first socket: %v, %v; want a binary frame from the session", typ, err)
+		}
 		second := openData(t, *out.StreamUrl, datachannel.OpenDataChannelInput{MessageSchemaVersion: "1.0", TokenValue: *out.TokenValue, ClientId: "c2"})
 		expectClosed(t, second, websocket.StatusPolicyViolation)
 	})
