@@ -652,8 +652,9 @@ func (st *MuxStream) Read(p []byte) (int, error) {
 func (st *MuxStream) WriteTo(w io.Writer) (int64, error) {
 	// Only TCP and Unix sockets: their descriptors are non-blocking, so a
 	// direct write never stalls the session's reader.
-	sock := sockio.New(w)
-	if sock != nil {
+	write := w.Write
+	if sock := sockio.New(w); sock != nil {
+		write = sock.Write
 		st.sinkMu.Lock()
 		st.sink = sock
 		st.sinkMu.Unlock()
@@ -676,12 +677,7 @@ func (st *MuxStream) WriteTo(w io.Writer) (int64, error) {
 		if err != nil {
 			return done(err)
 		}
-		var n int
-		if sock != nil {
-			n, err = sock.Write(b)
-		} else {
-			n, err = w.Write(b)
-		}
+		n, err := write(b)
 		total += int64(n)
 		st.consumed(len(b))
 		if err != nil {

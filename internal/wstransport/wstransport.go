@@ -370,13 +370,19 @@ type corkConn struct {
 	// reads several records rather than one (or part of one). Set before
 	// the first read, or by the only reader.
 	r *bufio.Reader
-	// sock, for a TCP or Unix connection, reads and writes it with raw
-	// system calls.
-	sock *sockio.Socket
+	// rw reads and writes the connection: through sockio for a TCP or
+	// Unix socket, else the connection itself.
+	rw io.ReadWriter
 }
 
 // newCorkConn corks c.
-func newCorkConn(c net.Conn) *corkConn { return &corkConn{Conn: c, sock: sockio.New(c)} }
+func newCorkConn(c net.Conn) *corkConn {
+	k := &corkConn{Conn: c, rw: c}
+	if sock := sockio.New(c); sock != nil {
+		k.rw = sock
+	}
+	return k
+}
 
 // bufferReads makes c read through a buffer of tlsReadBuffer bytes.
 func (c *corkConn) bufferReads() { c.r = bufio.NewReaderSize(directReader{c}, tlsReadBuffer) }
@@ -386,12 +392,7 @@ type directReader struct{ c *corkConn }
 
 func (d directReader) Read(p []byte) (int, error) { return d.c.readDirect(p) }
 
-func (c *corkConn) readDirect(p []byte) (int, error) {
-	if c.sock != nil {
-		return c.sock.Read(p)
-	}
-	return c.Conn.Read(p)
-}
+func (c *corkConn) readDirect(p []byte) (int, error) { return c.rw.Read(p) }
 
 // tlsReadBuffer is what a corked TLS connection reads ahead: one 64 KiB
 // message is four or five records.
@@ -419,13 +420,7 @@ func (c *corkConn) writeLocked(p []byte) (int, error) {
 	if c.werr != nil {
 		return 0, c.werr
 	}
-	var n int
-	var err error
-	if c.sock != nil {
-		n, err = c.sock.Write(p)
-	} else {
-		n, err = c.Conn.Write(p)
-	}
+	n, err := c.rw.Write(p)
 	if err != nil {
 		c.werr = err
 	}
