@@ -30,8 +30,8 @@ import (
 	"syscall"
 )
 
-// Socket reads and writes one TCP or Unix connection with raw system
-// calls. As on the connection itself, one Read and one Write (or TryWrite)
+// Socket reads and writes one TCP or Unix connection, with raw system
+// calls on Linux. As on the connection itself, one Read and one Write (or TryWrite)
 // may run at a time: concurrent Reads, or Writes, are the caller's to
 // serialise.
 type Socket struct {
@@ -43,7 +43,6 @@ type Socket struct {
 // xfer is one direction's state, reused by every call so that the
 // function handed to the RawConn is allocated once, in New.
 type xfer struct {
-	sys   sysFunc
 	p     []byte
 	n     int
 	errno syscall.Errno
@@ -54,9 +53,9 @@ type xfer struct {
 type sysFunc func(write bool, fd uintptr, p []byte) (int, syscall.Errno)
 
 // read makes one read; false asks the netpoller to wait for readiness.
-func (x *xfer) read(fd uintptr) bool {
+func (x *xfer) read(sys sysFunc, fd uintptr) bool {
 	for {
-		n, e := x.sys(false, fd, x.p)
+		n, e := sys(false, fd, x.p)
 		switch e {
 		case 0:
 			x.n = n
@@ -73,9 +72,9 @@ func (x *xfer) read(fd uintptr) bool {
 
 // write writes x.p from x.n on; false asks the netpoller to wait for
 // room, which try never does.
-func (x *xfer) write(fd uintptr, try bool) bool {
+func (x *xfer) write(sys sysFunc, fd uintptr, try bool) bool {
 	for x.n < len(x.p) {
-		n, e := x.sys(true, fd, x.p[x.n:])
+		n, e := sys(true, fd, x.p[x.n:])
 		switch e {
 		case 0:
 			x.n += n
@@ -116,10 +115,9 @@ func newWith(c any, sys sysFunc) *Socket {
 		return nil
 	}
 	s := &Socket{c: sc, rc: rc}
-	s.r.sys, s.w.sys, s.tryw.sys = sys, sys, sys
-	s.r.fn = s.r.read
-	s.w.fn = func(fd uintptr) bool { return s.w.write(fd, false) }
-	s.tryw.fn = func(fd uintptr) bool { return s.tryw.write(fd, true) }
+	s.r.fn = func(fd uintptr) bool { return s.r.read(sys, fd) }
+	s.w.fn = func(fd uintptr) bool { return s.w.write(sys, fd, false) }
+	s.tryw.fn = func(fd uintptr) bool { return s.tryw.write(sys, fd, true) }
 	return s
 }
 

@@ -385,14 +385,7 @@ func newCorkConn(c net.Conn) *corkConn {
 }
 
 // bufferReads makes c read through a buffer of tlsReadBuffer bytes.
-func (c *corkConn) bufferReads() { c.r = bufio.NewReaderSize(directReader{c}, tlsReadBuffer) }
-
-// directReader reads c's connection, unbuffered.
-type directReader struct{ c *corkConn }
-
-func (d directReader) Read(p []byte) (int, error) { return d.c.readDirect(p) }
-
-func (c *corkConn) readDirect(p []byte) (int, error) { return c.rw.Read(p) }
+func (c *corkConn) bufferReads() { c.r = bufio.NewReaderSize(c.rw, tlsReadBuffer) }
 
 // tlsReadBuffer is what a corked TLS connection reads ahead: one 64 KiB
 // message is four or five records.
@@ -402,7 +395,7 @@ func (c *corkConn) Read(p []byte) (int, error) {
 	if c.r != nil {
 		return c.r.Read(p)
 	}
-	return c.readDirect(p)
+	return c.rw.Read(p)
 }
 
 func (c *corkConn) Write(p []byte) (int, error) {
@@ -623,6 +616,8 @@ func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // served over TLS on top of it, can hold back the TLS records of a whole
 // message and send them in one write, as it does without TLS. Without it,
 // crypto/tls writes each record of up to 16 KiB with its own system call.
+// With or without TLS, its connections are read and written through
+// package sockio.
 func CorkListener(ln net.Listener) net.Listener { return corkListener{ln} }
 
 type corkListener struct{ net.Listener }
